@@ -1,0 +1,103 @@
+# The project's entry points. `make test` and `make demo` do all set-up on a
+# fresh machine (scripts/install-deps.sh); nothing else needs to be run first.
+#
+#   make demo    build everything and run the demo
+#   make test    install what is missing, build (normal, ASan+UBSan, fuzz),
+#                run ctest in both builds, valgrind, the fuzzers, and pytest
+#   make bench   Release build + benchmarks against the Python reference
+#   make lint    clang-format check and clang-tidy
+#
+# Build directories can be moved with BUILD=..., so two checkouts or two
+# people never share one.
+BUILD       ?= build
+ASAN_BUILD  ?= $(BUILD)-asan
+FUZZ_BUILD  ?= $(BUILD)-fuzz
+BENCH_BUILD ?= $(BUILD)-release
+VENV        ?= .venv
+FUZZ_SECONDS ?= 15
+PY          := $(CURDIR)/$(VENV)/bin/python
+
+# The single place that confines LSL to this machine: every test, demo and
+# benchmark is run from here with the loopback-only liblsl configuration.
+export LSLAPICFG := $(CURDIR)/tests/lsl_api.cfg
+# Where the tests find the programs and the liblsl of the test venv's pylsl.
+export DP_BIN_DIR := $(CURDIR)/$(BUILD)/bin
+ifeq ($(strip $(DP_LSL_LIB)),)
+DP_LSL_LIB := $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages/pylsl/lib/liblsl.so.2))
+endif
+export DP_LSL_LIB
+
+CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+
+.PHONY: all deps build asan fuzz-build test test-c test-asan test-valgrind test-fuzz \
+        test-py demo bench lint format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DDP_WERROR=ON
+$(ASAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DDP_WERROR=ON -DDP_SANITIZE=ON \
+	  -DDP_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
+$(FUZZ_BUILD)/CMakeCache.txt:
+	CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DDP_FUZZ=ON -DDP_SANITIZE=ON \
+	  -DDP_BUILD_TESTS=OFF -DDP_BUILD_TOOLS=OFF -DDP_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
+$(BENCH_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BENCH_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DDP_BUILD_TESTS=OFF
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD)
+asan: deps $(ASAN_BUILD)/CMakeCache.txt
+	cmake --build $(ASAN_BUILD)
+fuzz-build: deps $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD)
+
+test: deps
+	@$(MAKE) --no-print-directory build asan fuzz-build
+	@$(MAKE) --no-print-directory test-c test-asan test-valgrind test-fuzz test-py
+	@echo "make test: all suites passed"
+
+test-c: build
+	ctest --test-dir $(BUILD) --output-on-failure
+test-asan: asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure
+# The C unit tests once more under valgrind's memcheck: any error or definite
+# leak fails the run.
+test-valgrind: build
+	@for t in $(BUILD)/bin/test_*; do \
+	  echo "valgrind: $${t##*/}"; \
+	  DP_BIN_DIR=$(DP_BIN_DIR) valgrind -q --error-exitcode=99 --leak-check=full \
+	    --errors-for-leak-kinds=definite,indirect $$t >$$t.valgrind.log 2>&1 \
+	    || { cat $$t.valgrind.log; exit 1; }; \
+	done; echo "valgrind: all C unit tests clean"
+test-fuzz: fuzz-build
+	@for f in $(FUZZ_BUILD)/bin/fuzz_*; do \
+	  [ -x "$$f" ] || continue; name=$${f##*/fuzz_}; \
+	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+	  work=$$(mktemp -d); cp -r fuzz/corpus/$$name/. $$work/ 2>/dev/null; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $$work >$$work.log 2>&1 \
+	    || { tail -50 $$work.log; rm -rf $$work $$work.log; exit 1; }; \
+	  tail -1 $$work.log; rm -rf $$work $$work.log; \
+	done
+test-py: build
+	$(PY) -m pytest -q tests/interop
+
+demo: build
+	$(BUILD)/bin/example-ringbuffer
+
+bench: deps $(BENCH_BUILD)/CMakeCache.txt
+	cmake --build $(BENCH_BUILD)
+	DP_BIN_DIR=$(CURDIR)/$(BENCH_BUILD)/bin $(PY) bench/run.py
+
+lint: build
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.c' 'tools/*.c')
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(BENCH_BUILD)

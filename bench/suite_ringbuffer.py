@@ -1,0 +1,40 @@
+"""Ring buffer: add n samples x 64 float32 channels + unfold the whole buffer
+(2000 samples), ours (bench_ringbuffer) vs dareplane_utils' RingBuffer, with a
+plain memcpy of the same bytes as the limit."""
+import json
+import subprocess
+import timeit
+
+import numpy as np
+from dareplane_utils.general.ringbuffer import RingBuffer
+
+CHANNELS, CAPACITY = 64, 2000
+
+
+def python_ns(n: int) -> float:
+    rb = RingBuffer(shape=(CAPACITY, CHANNELS), dtype=np.float32)
+    samples = np.arange(n * CHANNELS, dtype=np.float32).reshape(n, CHANNELS)
+    state = {"t": 0.0}
+
+    def step():
+        times = state["t"] + np.arange(n, dtype=np.float64)
+        state["t"] += n
+        rb.add_samples(samples, times)
+        rb.unfold_buffer()
+        rb.unfold_buffer_t()
+
+    timer = timeit.Timer(step)
+    iters, _ = timer.autorange()
+    best = sorted(timer.repeat(repeat=5, number=iters))
+    return best[len(best) // 2] / iters * 1e9
+
+
+def run(ctx):
+    out = subprocess.run([str(ctx.bin_dir / "bench-ringbuffer")], check=True,
+                         capture_output=True, text=True).stdout
+    rows = []
+    for line in out.splitlines():
+        r = json.loads(line)
+        rows.append(ctx.Row("ringbuffer", f"add {r['n']:>4} x 64ch + unfold", r["ours_ns"] / 1000,
+                        python_ns(r["n"]) / 1000, r["limit_ns"] / 1000, "us/step"))
+    return rows

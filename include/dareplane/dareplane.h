@@ -1,0 +1,11 @@
+/* dareplane.h - the umbrella header: includes every public header of
+ * libdareplane. Each component's header can also be included on its own. */
+#ifndef DAREPLANE_H
+#define DAREPLANE_H
+
+#include "dareplane/common.h"
+#include "dareplane/error.h"
+#include "dareplane/log.h"
+#include "dareplane/ringbuffer.h"
+
+#endif /* DAREPLANE_H */

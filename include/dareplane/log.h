@@ -1,0 +1,126 @@
+/* log.h - named loggers with Dareplane's (Python's) levels, record format and
+ * handlers.
+ *
+ * A module gets a logger by dotted name and logs through the dp_log_* macros,
+ * which capture file, line and function:
+ *
+ *     dp_logger_t *log = dp_log_get("mymodule.decoder");
+ *     dp_log_info(log, "connected to %s", stream_name);
+ *
+ * Defaults equal those of dareplane_utils' get_logger(): the effective level is
+ * WARNING until set, records go to the network handler (the central log
+ * server) and not to the console; tools and examples switch the console on.
+ *
+ * Thread-safety: every function here may be called from any thread. A log call
+ * never waits for the network: the network handler only enqueues.
+ *
+ * Errors follow error.h: negative DP_E* codes. */
+#ifndef DAREPLANE_LOG_H
+#define DAREPLANE_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common.h"
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Python's logging levels. Any int works as a level; these are the named ones. */
+typedef enum {
+  DP_LOG_NOTSET = 0,
+  DP_LOG_DEBUG = 10,
+  DP_LOG_INFO = 20,
+  DP_LOG_WARNING = 30,
+  DP_LOG_ERROR = 40,
+  DP_LOG_CRITICAL = 50
+} dp_log_level_t;
+
+typedef struct dp_logger dp_logger_t;
+
+/* Returns the logger called `name` (NULL or "" mean "root"), creating it on
+ * first use. Loggers live until the process ends: never free one. The same
+ * name always gives the same logger. Returns NULL only when out of memory. */
+DP_EXTERN dp_logger_t *dp_log_get(const char *name);
+
+/* The logger's name. Static for the logger's (the process's) lifetime. */
+DP_EXTERN const char *dp_logger_name(const dp_logger_t *lg);
+
+/* Sets the logger's own level; DP_LOG_NOTSET makes it follow the process-wide
+ * default level again. */
+DP_EXTERN void dp_logger_set_level(dp_logger_t *lg, int level);
+
+/* The effective level: the logger's own, or the default level if it has none. */
+DP_EXTERN int dp_logger_level(const dp_logger_t *lg);
+
+/* True when a record of `level` would be emitted by this logger. */
+DP_EXTERN bool dp_logger_enabled(const dp_logger_t *lg, int level);
+
+/* Opts this logger in (default) or out of network logging; its records then
+ * reach the console handler only (Python's no_socket_handler=True). */
+DP_EXTERN void dp_logger_set_network(dp_logger_t *lg, bool enabled);
+
+/* Emits one record: formats `fmt` printf-style into the message and hands the
+ * record to every enabled handler. Records below the logger's effective level
+ * are dropped cheaply. `file`, `func` may be NULL. Use the macros below. */
+DP_EXTERN void dp_log_write(dp_logger_t *lg, int level, const char *file, int line,
+                            const char *func, const char *fmt, ...) DP_PRINTF(6, 7);
+DP_EXTERN void dp_log_vwrite(dp_logger_t *lg, int level, const char *file, int line,
+                             const char *func, const char *fmt, va_list ap);
+
+#define DP_LOG_AT(lg, level, ...)                                                        \
+  do {                                                                                   \
+    dp_logger_t *dp_log_lg_ = (lg);                                                      \
+    if (dp_logger_enabled(dp_log_lg_, (level)))                                          \
+      dp_log_write(dp_log_lg_, (level), __FILE__, __LINE__, __func__, __VA_ARGS__);      \
+  } while (0)
+#define dp_log_debug(lg, ...) DP_LOG_AT(lg, DP_LOG_DEBUG, __VA_ARGS__)
+#define dp_log_info(lg, ...) DP_LOG_AT(lg, DP_LOG_INFO, __VA_ARGS__)
+#define dp_log_warning(lg, ...) DP_LOG_AT(lg, DP_LOG_WARNING, __VA_ARGS__)
+#define dp_log_error(lg, ...) DP_LOG_AT(lg, DP_LOG_ERROR, __VA_ARGS__)
+#define dp_log_critical(lg, ...) DP_LOG_AT(lg, DP_LOG_CRITICAL, __VA_ARGS__)
+
+/* ---- process-wide configuration ------------------------------------------ */
+
+/* The level of every logger that has none of its own (default WARNING). */
+DP_EXTERN void dp_log_set_default_level(int level);
+DP_EXTERN int dp_log_default_level(void);
+
+/* Parses a level: a number ("10") or a name in any case ("debug", "WARNING",
+ * also "WARN" and "FATAL"). Returns 0 and sets *level, or DP_EINVAL. */
+DP_EXTERN int dp_log_level_parse(const char *text, int *level);
+
+/* Applies a level from the command line or the environment to the default
+ * level: `cli_value` (e.g. the text of --loglevel) when not NULL, else the
+ * DP_LOG_LEVEL environment variable when set, else nothing changes.
+ * Returns 0, or DP_EINVAL (and changes nothing) when the text is no level. */
+DP_EXTERN int dp_log_configure_level(const char *cli_value);
+
+/* Switches the console handler (stderr, standard format) on or off (default
+ * off). Colours are used only when stderr is a terminal and NO_COLOR is unset. */
+DP_EXTERN void dp_log_set_console(bool enabled);
+
+/* Names the calling thread in its records (Python's threadName; the main thread
+ * is "MainThread", others "Thread-<n>" until named). The name is copied and
+ * truncated to 63 bytes. */
+DP_EXTERN void dp_log_set_thread_name(const char *name);
+
+/* Python's name for a standard level ("DEBUG" .. "CRITICAL", "NOTSET"), or
+ * NULL for a level without a name (formatted as "Level <n>", like Python). */
+DP_EXTERN const char *dp_log_level_name(int level);
+
+/* Writes the standard line `<asctime> - <name> - <LEVELNAME> - <msg>` without a
+ * newline into buf (always NUL-terminated when size > 0), with asctime the
+ * local time of `created` (seconds since the epoch) as
+ * `YYYY-MM-DD HH:MM:SS,mmm`. Returns the length the full line has (like
+ * snprintf): a result >= size means it was truncated. */
+DP_EXTERN size_t dp_log_format_line(char *buf, size_t size, double created, const char *name,
+                                    int level, const char *msg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DAREPLANE_LOG_H */

@@ -1,0 +1,33 @@
+/* record.h - one log record as the handlers see it (internal).
+ *
+ * Fields mirror the attributes of a Python LogRecord that the network frame
+ * carries (reference §2); the console handler uses a few of them. All pointers
+ * are borrowed for the duration of one handler call. */
+#ifndef DP_LOG_RECORD_H
+#define DP_LOG_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dp_log_record {
+  const char *name;      /* logger name */
+  int level;             /* levelno */
+  const char *msg;       /* the formatted message */
+  size_t msg_len;        /* strlen(msg) */
+  const char *pathname;  /* __FILE__ as given, or "" */
+  int lineno;            /* __LINE__ */
+  const char *func;      /* __func__, or "" */
+  double created;        /* seconds since the epoch */
+  double relative_ms;    /* milliseconds since logging started in this process */
+  uint64_t thread;       /* thread identifier */
+  const char *thread_name;
+  int64_t process;       /* process id */
+  const char *process_name;
+  bool network;          /* the logger allows network logging */
+} dp_log_record_t;
+
+/* Console handler (console.c): writes the standard line to stderr. */
+void dp_log_console_emit(const dp_log_record_t *rec);
+
+#endif
