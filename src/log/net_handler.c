@@ -12,7 +12,9 @@
  *
  * Writes are started from a check handle (after the loop has polled for I/O),
  * so an EOF from a server that went away is seen before new frames are
- * written to the dead connection. */
+ * written to the dead connection. A finished write runs in the loop's pending
+ * phase, before the poll; it starts an idle handle so the poll does not block
+ * and the check comes round at once. */
 #include "log/frame.h"
 #include "log/record.h"
 
@@ -54,6 +56,7 @@ typedef struct sender {
   uv_async_t wake;
   uv_timer_t timer; /* back-off wait, and connect timeout */
   uv_check_t check;
+  uv_idle_t kick; /* while started, the loop polls without blocking */
   uv_getaddrinfo_t gai;
   conn_t *conn; /* current connection, or NULL */
   state_t state;
@@ -241,6 +244,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   if (nread < 0 && c == c->s->conn) link_lost(c->s, uv_strerror((int)nread));
 }
 
+static void on_kick(uv_idle_t *h);
+
 static void on_write(uv_write_t *req, int status) {
   conn_t *c = req->data;
   sender_t *s = c->s;
@@ -258,6 +263,7 @@ static void on_write(uv_write_t *req, int status) {
     return;
   }
   settle_batch(s, 0);
+  uv_idle_start(&s->kick, on_kick);
 }
 
 /* A frame for "N records were lost", made by the sender itself. */
@@ -295,9 +301,14 @@ static entry_t *loss_entry(unsigned long long lost) {
   return e;
 }
 
+static void on_kick(uv_idle_t *h) {
+  (void)h; /* its only job is to keep the next poll from blocking */
+}
+
 /* After each poll: while connected and idle, write the next batch. */
 static void on_check(uv_check_t *h) {
   sender_t *s = h->data;
+  uv_idle_stop(&s->kick);
   if (s->state != S_CONNECTED || s->batch_n > 0) return;
   uv_mutex_lock(&q.lock);
   unsigned long long lost = q.lost_unreported;
@@ -459,7 +470,8 @@ static int start_sender(void) {
   uv_timer_init(&s->loop, &s->timer);
   uv_check_init(&s->loop, &s->check);
   uv_check_start(&s->check, on_check);
-  s->wake.data = s->timer.data = s->check.data = s;
+  uv_idle_init(&s->loop, &s->kick);
+  s->wake.data = s->timer.data = s->check.data = s->kick.data = s;
   if (uv_thread_create(&q.thread, sender_main, s) != 0) {
     uv_walk(&s->loop, close_handle, NULL);
     uv_run(&s->loop, UV_RUN_DEFAULT);
