@@ -12,8 +12,8 @@
  *   options: --name NAME (logger, default example.logging), --loglevel L,
  *            --queue N (queue bound in records), --quiet (no console)
  *
- * The log call never waits for the network; at exit the library waits up to
- * 1 s for queued records to go out. */
+ * The log call never waits for the network. At exit the library waits up to
+ * 1 s for queued records to go out; this example waits up to 5 s itself. */
 #include <dareplane/dareplane.h>
 
 #include <stdio.h>
@@ -87,5 +87,7 @@ int main(int argc, char **argv) {
     dp_log_warning(log, "a warning with a number: %.3f", 2.5);
     dp_log_error(log, "an error, e.g. a stream that went away");
   }
+  /* Optional: without it the library waits up to 1 s at exit. */
+  dp_log_shutdown(5000);
   return 0;
 }
