@@ -46,7 +46,7 @@ char *dp_textbuf_take(dp_textbuf_t *b) {
       out[b->len] = '\0';
       b->heap = false;
     } else if ((out = malloc(b->len + 1)) != NULL) {
-      memcpy(out, b->data, b->len);
+      if (b->len > 0) memcpy(out, b->data, b->len);
       out[b->len] = '\0';
     }
   }
