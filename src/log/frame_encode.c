@@ -8,27 +8,49 @@
 
 #include "dareplane/log.h"
 
-#include <inttypes.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A float as a JSON number that Python reads back as a float: the shortest
- * of %.15g..%.17g that round-trips, always with a '.' or an exponent. */
-static void put_float(dp_textbuf_t *b, double v) {
-  if (!isfinite(v)) v = 0.0; /* JSON has no inf/nan */
-  char tmp[40];
-  for (int prec = 15; prec <= 17; prec++) {
-    snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-    if (prec == 17 || strtod(tmp, NULL) == v) break;
-  }
-  dp_textbuf_puts(b, tmp);
-  if (strpbrk(tmp, ".eE") == NULL) dp_textbuf_puts(b, ".0");
+/* Integers and fixed-point numbers are written by hand: printf's float
+ * path costs more than the whole rest of a record. */
+static void put_uint(dp_textbuf_t *b, uint64_t v) {
+  char tmp[24];
+  size_t i = sizeof tmp;
+  do {
+    tmp[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  dp_textbuf_put(b, tmp + i, sizeof tmp - i);
 }
 
-static void put_key(dp_textbuf_t *b, const char *key) {
-  dp_textbuf_printf(b, ",\"%s\":", key);
+static void put_int(dp_textbuf_t *b, int64_t v) {
+  if (v < 0) dp_textbuf_putc(b, '-');
+  put_uint(b, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+}
+
+/* v with exactly 6 decimals (microseconds of a time in seconds, or
+ * nanoseconds of one in milliseconds): a JSON number Python reads as a
+ * float. Values JSON cannot carry, or beyond +-9e12, become 0.0. */
+static void put_fixed6(dp_textbuf_t *b, double v) {
+  if (!isfinite(v) || v > 9e12 || v < -9e12) v = 0.0;
+  if (v < 0) {
+    dp_textbuf_putc(b, '-');
+    v = -v;
+  }
+  uint64_t micro = (uint64_t)(v * 1e6 + 0.5);
+  put_uint(b, micro / 1000000u);
+  char frac[8];
+  uint64_t f = micro % 1000000u;
+  frac[0] = '.';
+  for (int i = 6; i >= 1; i--, f /= 10) frac[i] = (char)('0' + f % 10);
+  dp_textbuf_put(b, frac, 7);
+}
+
+static void put_key(dp_textbuf_t *b, const char *key_with_punctuation) {
+  dp_textbuf_puts(b, key_with_punctuation);
 }
 
 static void put_str_field(dp_textbuf_t *b, const char *key, const char *s, size_t n) {
@@ -54,7 +76,7 @@ void dp_log_frame_encode(const dp_log_record_t *rec, dp_textbuf_t *b) {
 
   dp_textbuf_puts(b, "{\"name\":");
   dp_textbuf_put_json_string(b, rec->name, strlen(rec->name));
-  put_key(b, "msg");
+  put_key(b, ",\"msg\":");
   if (rec->msg_len > DP_LOG_MSG_MAX) {
     dp_textbuf_t cut;
     dp_textbuf_init(&cut, NULL, 0);
@@ -67,24 +89,32 @@ void dp_log_frame_encode(const dp_log_record_t *rec, dp_textbuf_t *b) {
     dp_textbuf_put_json_string(b, rec->msg, rec->msg_len);
   }
   dp_textbuf_puts(b, ",\"args\":[]");
-  put_str_field(b, "levelname", levelname, strlen(levelname));
-  dp_textbuf_printf(b, ",\"levelno\":%d", rec->level);
-  put_str_field(b, "pathname", path, strlen(path));
-  put_str_field(b, "filename", file, strlen(file));
-  put_str_field(b, "module", file, module_len);
+  put_str_field(b, ",\"levelname\":", levelname, strlen(levelname));
+  put_key(b, ",\"levelno\":");
+  put_int(b, rec->level);
+  put_str_field(b, ",\"pathname\":", path, strlen(path));
+  put_str_field(b, ",\"filename\":", file, strlen(file));
+  put_str_field(b, ",\"module\":", file, module_len);
   dp_textbuf_puts(b, ",\"exc_info\":null,\"exc_text\":null,\"stack_info\":null");
-  dp_textbuf_printf(b, ",\"lineno\":%d", rec->lineno);
-  put_str_field(b, "funcName", rec->func, strlen(rec->func));
-  put_key(b, "created");
-  put_float(b, rec->created);
-  put_key(b, "msecs");
-  put_float(b, floor((rec->created - floor(rec->created)) * 1000.0));
-  put_key(b, "relativeCreated");
-  put_float(b, rec->relative_ms);
-  dp_textbuf_printf(b, ",\"thread\":%" PRIu64, rec->thread);
-  put_str_field(b, "threadName", rec->thread_name, strlen(rec->thread_name));
-  put_str_field(b, "processName", rec->process_name, strlen(rec->process_name));
-  dp_textbuf_printf(b, ",\"process\":%" PRId64 ",\"taskName\":null}", rec->process);
+  put_key(b, ",\"lineno\":");
+  put_int(b, rec->lineno);
+  put_str_field(b, ",\"funcName\":", rec->func, strlen(rec->func));
+  put_key(b, ",\"created\":");
+  put_fixed6(b, rec->created);
+  put_key(b, ",\"msecs\":");
+  double msecs =
+      isfinite(rec->created) ? floor((rec->created - floor(rec->created)) * 1000.0) : 0.0;
+  put_int(b, (int64_t)msecs);
+  dp_textbuf_puts(b, ".0");
+  put_key(b, ",\"relativeCreated\":");
+  put_fixed6(b, rec->relative_ms);
+  put_key(b, ",\"thread\":");
+  put_uint(b, rec->thread);
+  put_str_field(b, ",\"threadName\":", rec->thread_name, strlen(rec->thread_name));
+  put_str_field(b, ",\"processName\":", rec->process_name, strlen(rec->process_name));
+  put_key(b, ",\"process\":");
+  put_int(b, rec->process);
+  dp_textbuf_puts(b, ",\"taskName\":null}");
 
   if (dp_textbuf_failed(b)) return;
   size_t n = b->len - start - 4;

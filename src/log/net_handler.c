@@ -88,6 +88,7 @@ static struct {
   bool warned;
   unsigned fail_gen; /* counts failed connection attempts */
   size_t inflight;   /* frames in the write in flight */
+  bool sender_idle;  /* connected with nothing to do: wake it for a new frame */
 } q;
 
 static uv_once_t q_once = UV_ONCE_INIT;
@@ -172,6 +173,7 @@ static void fail(sender_t *s, const char *why) {
   close_conn(s);
   s->state = S_WAITING;
   uv_mutex_lock(&q.lock);
+  q.sender_idle = false;
   q.fail_gen++;
   q.stats.connected = false;
   warn_once(s, why);
@@ -226,6 +228,7 @@ static void link_lost(sender_t *s, const char *why) {
   close_conn(s);
   uv_mutex_lock(&q.lock);
   q.stats.connected = false;
+  q.sender_idle = false;
   s->backoff_ms = q.backoff_initial;
   uv_mutex_unlock(&q.lock);
   start_connect(s);
@@ -313,6 +316,7 @@ static void on_check(uv_check_t *h) {
   uv_mutex_lock(&q.lock);
   unsigned long long lost = q.lost_unreported;
   q.lost_unreported = 0;
+  q.sender_idle = q.head == NULL && lost == 0;
   uv_mutex_unlock(&q.lock);
   if (lost > 0) {
     entry_t *e = loss_entry(lost);
@@ -518,7 +522,10 @@ void dp_log_net_emit(const dp_log_record_t *rec) {
     q.bytes += e->len;
     q.stats.queued++;
     trim(&dropped);
-    uv_async_send(&q.sender->wake);
+    if (q.sender_idle) { /* otherwise it is busy, or connecting, and will look */
+      q.sender_idle = false;
+      uv_async_send(&q.sender->wake);
+    }
   }
   uv_mutex_unlock(&q.lock);
   free_list(dropped);
@@ -626,6 +633,7 @@ void dp_log_shutdown(unsigned timeout_ms) {
   q.inflight = 0;
   q.sender = NULL;
   q.stopping = false;
+  q.sender_idle = false;
   q.stats.connected = false;
   uv_mutex_unlock(&q.lock);
   free_list(left);

@@ -143,7 +143,7 @@ void dp_textbuf_put_json_string(dp_textbuf_t *b, const char *s, size_t n) {
   size_t i = 0;
   while (i < n) {
     unsigned char c = p[i];
-    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) { /* as it is */
       i++;
       continue;
     }

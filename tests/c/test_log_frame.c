@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <math.h>
 
 #include "dareplane/log.h"
 #include "log/frame.h"
@@ -79,7 +80,7 @@ static void encode_has_python_fields_and_types(void **state) {
   assert_string_equal(json_string_value(json_object_get(o, "filename")), "decoder.c");
   assert_string_equal(json_string_value(json_object_get(o, "module")), "decoder");
   assert_int_equal(json_integer_value(json_object_get(o, "thread")), 139706147388288);
-  assert_true(json_real_value(json_object_get(o, "created")) == 1795461145.3227584);
+  assert_true(fabs(json_real_value(json_object_get(o, "created")) - 1795461145.3227584) < 1e-6);
   assert_true(json_real_value(json_object_get(o, "msecs")) == 322.0);
   json_decref(o);
 }
@@ -211,7 +212,7 @@ static void decode_c_record_round_trip(void **state) {
   assert_string_equal(d.levelname, "INFO");
   assert_int_equal(d.levelno, DP_LOG_INFO);
   assert_string_equal(d.msg, "value=1");
-  assert_true(d.created == rec.created);
+  assert_true(fabs(d.created - rec.created) < 1e-6);
   dp_textbuf_t line;
   dp_textbuf_init(&line, NULL, 0);
   size_t prefix = dp_log_decoded_line(&d, &line);
