@@ -119,7 +119,10 @@ DP_EXTERN void dp_log_set_console(bool enabled);
  *
  * At exit (atexit) the handler waits up to 1 s for the queue to drain; it
  * gives up at once when the server cannot be reached. Call dp_log_flush() or
- * dp_log_shutdown() to control this yourself. */
+ * dp_log_shutdown() to control this yourself.
+ *
+ * A child made by fork() starts its own sender with an empty queue at its
+ * first record (records the parent had queued are the parent's to send). */
 
 /* Switches the network handler on (default) or off for the whole process.
  * Records logged while it is off are not queued. */

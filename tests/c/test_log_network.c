@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -210,6 +212,39 @@ static void many_threads_each_record_once(void **state) {
   receiver_free(r);
 }
 
+static void forked_child_sends_its_own_records(void **state) {
+  (void)state;
+  receiver_t *r = receiver_new(0);
+  dp_log_set_server("127.0.0.1", r->port);
+  dp_logger_t *lg = test_logger("net.fork");
+  dp_log_info(lg, "parent 0");
+  assert_int_equal(dp_log_flush(5000), 0);
+  pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    for (int i = 0; i < 20; i++) dp_log_info(lg, "child %d", i);
+    exit(0); /* the atexit flush sends them */
+  }
+  int status = 0;
+  assert_int_equal(waitpid(child, &status, 0), child);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  dp_log_info(lg, "parent 1");
+  assert_int_equal(dp_log_flush(5000), 0);
+  assert_int_equal(receiver_wait(r, 22), 22);
+  int parent = 0, next_child = 0;
+  for (size_t k = 0; k < r->n; k++) {
+    int i;
+    if (sscanf(r->msgs[k], "child %d", &i) == 1)
+      assert_int_equal(i, next_child++);
+    else
+      assert_string_equal(r->msgs[k], parent++ == 0 ? "parent 0" : "parent 1");
+  }
+  assert_int_equal(next_child, 20);
+  assert_int_equal(parent, 2);
+  receiver_stop(r);
+  receiver_free(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(records_arrive_in_order, setup, teardown),
@@ -219,6 +254,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(full_queue_drops_oldest_and_reports_count, setup, teardown),
       cmocka_unit_test_setup_teardown(many_threads_each_record_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(forked_child_sends_its_own_records, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
