@@ -230,12 +230,16 @@ static int bench_load(int port, int clients, int n, bool sink) {
   return 0;
 }
 
+static int num(const char *s) {
+  return (int)strtol(s, NULL, 10);
+}
+
 int main(int argc, char **argv) {
-  if (argc == 4 && strcmp(argv[1], "call") == 0) return bench_calls(atoi(argv[2]), atoi(argv[3]));
+  if (argc == 4 && strcmp(argv[1], "call") == 0) return bench_calls(num(argv[2]), num(argv[3]));
   if (argc == 5 && strcmp(argv[1], "load") == 0)
-    return bench_load(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), false);
+    return bench_load(num(argv[2]), num(argv[3]), num(argv[4]), false);
   if (argc == 4 && strcmp(argv[1], "limit") == 0)
-    return bench_load(0, atoi(argv[2]), atoi(argv[3]), true);
+    return bench_load(0, num(argv[2]), num(argv[3]), true);
   fprintf(stderr, "usage: bench-logging call UP DOWN | load PORT CLIENTS N | limit CLIENTS N\n");
   return 2;
 }

@@ -24,7 +24,7 @@ static const char *arg_value(int argc, char **argv, int *i, const char *name) {
   size_t n = strlen(name);
   if (strncmp(argv[*i], name, n) != 0) return NULL;
   if (argv[*i][n] == '=') return argv[*i] + n + 1;
-  if (argv[*i][n] == '\0' && *i + 1 < argc) return argv[++*i];
+  if (argv[*i][n] == '\0' && *i + 1 < argc && argv[*i + 1] != NULL) return argv[++*i];
   return NULL;
 }
 

@@ -237,13 +237,13 @@ static const char *option(int argc, char **argv, int *i, const char *name) {
   size_t n = strlen(name);
   if (strncmp(a, name, n) != 0) return NULL;
   if (a[n] == '=') return a + n + 1;
-  if (a[n] == '\0' && *i + 1 < argc) return argv[++*i];
+  if (a[n] == '\0' && *i + 1 < argc && argv[*i + 1] != NULL) return argv[++*i];
   return NULL;
 }
 
 int main(int argc, char **argv) {
   const char *host = "127.0.0.1", *logfile = "default_socket.log", *v;
-  long port = 9020, max_frame = DP_LOG_FRAME_MAX_DEFAULT;
+  long port = 9020, max_frame = (long)DP_LOG_FRAME_MAX_DEFAULT;
   bool console = true;
   for (int i = 1; i < argc; i++) {
     char *end = NULL;

@@ -15,11 +15,11 @@
 #include "log/textbuf.h"
 
 /* The largest payload dp-logserver accepts by default (1 MiB). */
-#define DP_LOG_FRAME_MAX_DEFAULT (1024u * 1024u)
+#define DP_LOG_FRAME_MAX_DEFAULT ((size_t)1024 * 1024)
 
 /* The longest message the encoder puts into a frame; longer ones are cut and
  * marked, so that every frame we send fits the default server limit. */
-#define DP_LOG_MSG_MAX (256u * 1024u)
+#define DP_LOG_MSG_MAX ((size_t)256 * 1024)
 
 /* ---- encoding ------------------------------------------------------------ */
 

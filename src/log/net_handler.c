@@ -29,7 +29,7 @@
 #define DEFAULT_HOST        "127.0.0.1"
 #define DEFAULT_PORT        9020
 #define DEFAULT_MAX_RECORDS 10000
-#define DEFAULT_MAX_BYTES   (8u * 1024u * 1024u)
+#define DEFAULT_MAX_BYTES   ((size_t)8 * 1024 * 1024)
 #define CONNECT_TIMEOUT_MS  1000 /* Python's makeSocket(timeout=1) */
 #define EXIT_WAIT_MS        1000
 #define BATCH_MAX           256

@@ -33,7 +33,7 @@ static void put_py_float(dp_textbuf_t *b, double v) {
     char *e = strchr(tmp, 'e');
     char mant[40];
     snprintf(mant, sizeof mant, "%.*s", (int)(e - tmp), tmp);
-    int exp = atoi(e + 1);
+    int exp = (int)strtol(e + 1, NULL, 10);
     dp_textbuf_printf(b, "%se%c%02d", mant, exp < 0 ? '-' : '+', abs(exp));
     return;
   }
