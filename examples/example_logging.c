@@ -10,7 +10,7 @@
  *                                        "!flush" waits until everything is
  *                                        sent, "!retry" reconnects now
  *   options: --name NAME (logger, default example.logging), --loglevel L,
- *            --queue N (queue bound in records), --quiet (no console)
+ *            --queue N (queue bound: N records, N KiB), --quiet (no console)
  *
  * The log call never waits for the network. At exit the library waits up to
  * 1 s for queued records to go out; this example waits up to 5 s itself. */
@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bad --loglevel / DP_LOG_LEVEL\n");
     return 2;
   }
-  if (queue > 0) dp_log_set_queue_limits((size_t)queue, 0);
+  if (queue > 0) dp_log_set_queue_limits((size_t)queue, (size_t)queue * 1024);
   dp_log_set_console(!quiet);
   dp_logger_t *log = dp_log_get(name);
 

@@ -15,6 +15,7 @@
 
 #include <dareplane/dareplane.h>
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +276,9 @@ int main(int argc, char **argv) {
     }
   }
 
+#ifdef SIGPIPE
+  signal(SIGPIPE, SIG_IGN); /* a console that went away must not end the server */
+#endif
   server_t srv = {.loop = uv_default_loop(),
                   .logfile = logfile,
                   .console = console,

@@ -20,6 +20,10 @@
 
 #include "dareplane/log.h"
 
+#ifndef _WIN32
+#include <pthread.h>
+#include <signal.h>
+#endif
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -453,6 +457,14 @@ static void on_wake(uv_async_t *h) {
 
 static void sender_main(void *arg) {
   sender_t *s = arg;
+#ifndef _WIN32
+  /* A write to a server that died must fail with EPIPE here, not kill the
+   * module with SIGPIPE (which a write raises in the writing thread). */
+  sigset_t pipe_only;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, NULL);
+#endif
   start_connect(s);
   uv_run(&s->loop, UV_RUN_DEFAULT);
 }

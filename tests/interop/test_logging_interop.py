@@ -11,6 +11,7 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -266,3 +267,27 @@ def test_sixteen_clients_every_record_exactly_once(procs, port, tmp_path):
     assert sorted(seen) == sorted(f"many.c{k}" for k in range(n_clients))
     for name, got in seen.items():
         assert got == list(range(n_records)), name  # each once, in order per client
+
+
+def test_dp_logserver_killed_mid_stream(procs, port, tmp_path):
+    """SIGKILL while a C program logs a fast stream: the program lives on, and
+    across both server runs no record appears twice or out of order; the last
+    one logged arrives."""
+    logfile = tmp_path / "killed.log"
+    srv = start_dp_logserver(procs, port, logfile)
+    n = 100000
+    c = c_logger(procs, port, "--name", "killed.c", "--stdin", "--queue", n,
+                 stdin=subprocess.PIPE)
+    writer = threading.Thread(target=send_lines, args=(c, [f"record {i}" for i in range(n)]))
+    writer.start()
+    helpers.wait_until(lambda: len(lines(logfile)) >= 1000, what="first records")
+    procs.stop(srv, sig=signal.SIGKILL)
+    start_dp_logserver(procs, port, logfile)
+    writer.join()
+    send_lines(c, ["!retry"])
+    assert flush_reply(c) == "flush ok"
+    helpers.wait_until(lambda: records(logfile) and records(logfile)[-1][2] == f"record {n - 1}",
+                       timeout=60, what="the last record")
+    got = [int(msg.split()[1]) for name, _, msg in records(logfile) if name == "killed.c"]
+    assert got == sorted(set(got))
+    assert c.poll() is None  # alive
