@@ -38,7 +38,9 @@ typedef struct dp_log_frame_reader {
   size_t max_frame;      /* largest payload accepted */
   unsigned char head[4]; /* length prefix being read */
   size_t head_len;       /* bytes of it read so far */
-  char *payload;         /* payload being collected (heap) */
+  char *payload;         /* payload being collected (heap), grown as bytes
+                            arrive so an announced size costs nothing */
+  size_t cap;            /* its allocated size */
   size_t need;           /* its announced length */
   size_t have;           /* bytes of it collected */
 } dp_log_frame_reader_t;

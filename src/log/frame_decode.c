@@ -51,10 +51,18 @@ int dp_log_frame_reader_feed(dp_log_frame_reader_t *r, const char *data, size_t 
         if (rc < 0) return rc;
         continue;
       }
-      r->payload = malloc(r->need > 0 ? r->need : 1);
-      if (r->payload == NULL) return dp_error_set(DP_ENOMEM, "no memory for a log frame");
+      if (n == 0) break;
     }
     size_t k = r->need - r->have < n ? r->need - r->have : n;
+    if (r->have + k > r->cap) {
+      size_t cap = r->cap < 4096 ? 4096 : r->cap;
+      while (cap < r->have + k) cap *= 2;
+      if (cap > r->need) cap = r->need;
+      char *p = realloc(r->payload, cap);
+      if (p == NULL) return dp_error_set(DP_ENOMEM, "no memory for a log frame");
+      r->payload = p;
+      r->cap = cap;
+    }
     memcpy(r->payload + r->have, data, k);
     r->have += k;
     data += k;
@@ -63,6 +71,7 @@ int dp_log_frame_reader_feed(dp_log_frame_reader_t *r, const char *data, size_t 
       int rc = cb(ctx, r->payload, r->need);
       free(r->payload);
       r->payload = NULL;
+      r->cap = 0;
       r->head_len = 0;
       if (rc < 0) return rc;
     }

@@ -172,6 +172,16 @@ static void reader_rejects_oversize_and_truncation(void **state) {
   assert_non_null(strstr(dp_error_detail(), "exceeds the limit of 16 bytes"));
   dp_log_frame_reader_free(&r);
 
+  /* an announced size is not allocated up front: memory follows the bytes */
+  dp_log_frame_reader_init(&r, DP_LOG_FRAME_MAX_DEFAULT);
+  const char big[] = {0x00, 0x10, 0x00, 0x00, '{', '"'};
+  assert_int_equal(dp_log_frame_reader_feed(&r, big, 4, collect, &c), 0);
+  assert_null(r.payload);
+  assert_int_equal(dp_log_frame_reader_feed(&r, big + 4, 2, collect, &c), 0);
+  assert_true(r.cap <= 4096);
+  assert_int_equal(dp_log_frame_reader_finish(&r), DP_EPARSE);
+  dp_log_frame_reader_free(&r);
+
   dp_log_frame_reader_init(&r, 16);
   assert_int_equal(dp_log_frame_reader_feed(&r, stream, 2, collect, &c), 0);
   assert_int_equal(dp_log_frame_reader_finish(&r), DP_EPARSE);
