@@ -13,7 +13,8 @@
  *            --queue N (queue bound: N records, N KiB), --quiet (no console)
  *
  * The log call never waits for the network. At exit the library waits up to
- * 1 s for queued records to go out; this example waits up to 5 s itself. */
+ * 1 s for queued records to go out; after --count or --stdin this example
+ * waits up to 5 s itself (dp_log_shutdown). */
 #include <dareplane/dareplane.h>
 
 #include <stdio.h>
@@ -86,8 +87,8 @@ int main(int argc, char **argv) {
     dp_log_info(log, "module %s started", name);
     dp_log_warning(log, "a warning with a number: %.3f", 2.5);
     dp_log_error(log, "an error, e.g. a stream that went away");
+    return 0; /* the library's exit handler sends what is queued (up to 1 s) */
   }
-  /* Optional: without it the library waits up to 1 s at exit. */
-  dp_log_shutdown(5000);
+  dp_log_shutdown(5000); /* many records: give them up to 5 s */
   return 0;
 }

@@ -209,7 +209,13 @@ static int listen_on(server_t *srv, const char *host, int port) {
   }
   uv_tcp_init(srv->loop, &srv->listener);
   srv->listener.data = srv;
-  rc = uv_tcp_bind(&srv->listener, gai.addrinfo->ai_addr, 0);
+  const struct addrinfo *use = gai.addrinfo; /* IPv4 first, as Python's server */
+  for (const struct addrinfo *a = gai.addrinfo; a != NULL; a = a->ai_next)
+    if (a->ai_family == AF_INET) {
+      use = a;
+      break;
+    }
+  rc = uv_tcp_bind(&srv->listener, use->ai_addr, 0);
   uv_freeaddrinfo(gai.addrinfo);
   if (rc == 0) rc = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
   if (rc < 0) {

@@ -62,7 +62,9 @@ typedef struct sender {
   uv_check_t check;
   uv_idle_t kick; /* while started, the loop polls without blocking */
   uv_getaddrinfo_t gai;
-  conn_t *conn; /* current connection, or NULL */
+  struct addrinfo *addrs;     /* addresses of a host name, while trying them */
+  struct addrinfo *next_addr; /* the one to try when the current one fails */
+  conn_t *conn;               /* current connection, or NULL */
   state_t state;
   unsigned backoff_ms;
   bool stopping;
@@ -105,8 +107,23 @@ static void at_exit(void) {
   dp_log_shutdown(EXIT_WAIT_MS);
 }
 
+#ifndef _WIN32
+/* fork() while another thread holds q.lock would leave it locked forever in
+ * the child: hold it across the fork. */
+static void before_fork(void) {
+  uv_mutex_lock(&q.lock);
+}
+
+static void after_fork(void) {
+  uv_mutex_unlock(&q.lock);
+}
+#endif
+
 static void q_init(void) {
   uv_mutex_init(&q.lock);
+#ifndef _WIN32
+  pthread_atfork(before_fork, after_fork, after_fork);
+#endif
   uv_cond_init(&q.changed);
   q.max_records = DEFAULT_MAX_RECORDS;
   q.max_bytes = DEFAULT_MAX_BYTES;
@@ -353,15 +370,37 @@ static void on_check(uv_check_t *h) {
   }
 }
 
+static void forget_addrs(sender_t *s) {
+  uv_freeaddrinfo(s->addrs); /* accepts NULL */
+  s->addrs = s->next_addr = NULL;
+}
+
+static void connect_to(sender_t *s, const struct sockaddr *addr);
+
+/* The current address did not answer: try the host's next one (as Python's
+ * create_connection does), or wait and start over. */
+static void attempt_failed(sender_t *s, const char *why) {
+  struct addrinfo *next = s->next_addr;
+  if (next == NULL) {
+    forget_addrs(s);
+    fail(s, why);
+    return;
+  }
+  close_conn(s);
+  s->next_addr = next->ai_next;
+  connect_to(s, next->ai_addr);
+}
+
 static void on_connect(uv_connect_t *req, int status) {
   conn_t *c = req->data;
   sender_t *s = c->s;
   if (c != s->conn || s->state != S_CONNECTING) return; /* timed out meanwhile */
   uv_timer_stop(&s->timer);
   if (status < 0) {
-    fail(s, uv_strerror(status));
+    attempt_failed(s, uv_strerror(status));
     return;
   }
+  forget_addrs(s);
   s->state = S_CONNECTED;
   uv_tcp_nodelay(&c->tcp, 1);
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -374,7 +413,7 @@ static void on_connect(uv_connect_t *req, int status) {
 }
 
 static void on_connect_timeout(uv_timer_t *t) {
-  fail(t->data, "connection timed out");
+  attempt_failed(t->data, "connection timed out");
 }
 
 static void connect_to(sender_t *s, const struct sockaddr *addr) {
@@ -391,7 +430,7 @@ static void connect_to(sender_t *s, const struct sockaddr *addr) {
   s->state = S_CONNECTING;
   int rc = uv_tcp_connect(&c->connect_req, &c->tcp, addr, on_connect);
   if (rc < 0) {
-    fail(s, uv_strerror(rc));
+    attempt_failed(s, uv_strerror(rc));
     return;
   }
   uv_timer_start(&s->timer, on_connect_timeout, CONNECT_TIMEOUT_MS, 0);
@@ -399,17 +438,19 @@ static void connect_to(sender_t *s, const struct sockaddr *addr) {
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   sender_t *s = req->data;
-  if (s->stopping)
-    ; /* the loop is closing: nothing more to do */
-  else if (status < 0 || res == NULL)
-    fail(s, status < 0 ? uv_strerror(status) : "no address");
-  else
-    connect_to(s, res->ai_addr);
-  uv_freeaddrinfo(res);
+  if (s->stopping || status < 0 || res == NULL) {
+    uv_freeaddrinfo(res);
+    if (!s->stopping) fail(s, status < 0 ? uv_strerror(status) : "no address");
+    return;
+  }
+  s->addrs = res;
+  s->next_addr = res->ai_next;
+  connect_to(s, res->ai_addr);
 }
 
 static void start_connect(sender_t *s) {
   uv_timer_stop(&s->timer);
+  forget_addrs(s);
   uv_mutex_lock(&q.lock);
   snprintf(s->host, sizeof s->host, "%s", q.host);
   s->port = q.port;
@@ -467,6 +508,7 @@ static void sender_main(void *arg) {
 #endif
   start_connect(s);
   uv_run(&s->loop, UV_RUN_DEFAULT);
+  forget_addrs(s);
 }
 
 /* Starts the sender (caller holds q.lock). Returns 0 or a negative code. */
