@@ -203,8 +203,9 @@ static int listen_on(server_t *srv, const char *host, int port) {
   char service[16];
   snprintf(service, sizeof service, "%d", port);
   int rc = uv_getaddrinfo(srv->loop, &gai, NULL, host, service, &hints);
-  if (rc < 0) {
-    fprintf(stderr, "dp-logserver: cannot resolve %s: %s\n", host, uv_strerror(rc));
+  if (rc < 0 || gai.addrinfo == NULL) {
+    fprintf(stderr, "dp-logserver: cannot resolve %s: %s\n", host,
+            rc < 0 ? uv_strerror(rc) : "no address");
     return 1;
   }
   uv_tcp_init(srv->loop, &srv->listener);
