@@ -178,9 +178,9 @@ static void close_conn(sender_t *s) {
   s->conn = NULL;
 }
 
-static void warn_once(const sender_t *s, const char *why) {
-  if (q.warned) return;
-  q.warned = true;
+/* The one warning on stderr per outage (printed without holding q.lock: a
+ * slow stderr must never hold up a logging thread). */
+static void warn_unreachable(const sender_t *s, const char *why, size_t max_records) {
   char line[512];
   uv_timeval64_t tv;
   uv_gettimeofday(&tv);
@@ -189,7 +189,7 @@ static void warn_once(const sender_t *s, const char *why) {
   fprintf(stderr,
           "%scannot reach the log server at %s:%d (%s); records are queued (at most %zu) "
           "and sent when it is back\n",
-          line, s->host, s->port, why, q.max_records);
+          line, s->host, s->port, why, max_records);
 }
 
 /* A connection attempt failed: wait, then try again. */
@@ -200,10 +200,13 @@ static void fail(sender_t *s, const char *why) {
   q.sender_idle = false;
   q.fail_gen++;
   q.stats.connected = false;
-  warn_once(s, why);
+  bool warn = !q.warned;
+  q.warned = true;
+  size_t max_records = q.max_records;
   uv_cond_broadcast(&q.changed);
   unsigned max = q.backoff_max;
   uv_mutex_unlock(&q.lock);
+  if (warn) warn_unreachable(s, why, max_records);
   uv_timer_start(&s->timer, on_retry_timer, s->backoff_ms, 0);
   s->backoff_ms = s->backoff_ms > max / 2 ? max : s->backoff_ms * 2;
 }
@@ -337,27 +340,42 @@ static void on_check(uv_check_t *h) {
   sender_t *s = h->data;
   uv_idle_stop(&s->kick);
   if (s->state != S_CONNECTED || s->batch_n > 0) return;
+  /* The loss count and the frames after the gap are taken together, so the
+   * loss record lands exactly where the records are missing. */
   uv_mutex_lock(&q.lock);
   unsigned long long lost = q.lost_unreported;
   q.lost_unreported = 0;
-  q.sender_idle = q.head == NULL && lost == 0;
-  uv_mutex_unlock(&q.lock);
-  if (lost > 0) {
-    entry_t *e = loss_entry(lost);
-    if (e != NULL) s->batch[s->batch_n++] = e;
-  }
-  uv_mutex_lock(&q.lock);
-  while (q.head != NULL && s->batch_n < BATCH_MAX) {
+  size_t n = lost > 0 ? 1 : 0; /* slot 0: the loss record */
+  while (q.head != NULL && n < BATCH_MAX) {
     entry_t *e = q.head;
     q.head = e->next;
     if (q.head == NULL) q.tail = NULL;
     q.count--;
     q.bytes -= e->len;
-    s->batch[s->batch_n++] = e;
+    s->batch[n++] = e;
   }
-  q.inflight = s->batch_n;
+  q.sender_idle = n == 0;
+  q.inflight = n;
   uv_mutex_unlock(&q.lock);
-  if (s->batch_n == 0) return;
+  if (lost > 0) {
+    entry_t *e = loss_entry(lost);
+    if (e != NULL) {
+      s->batch[0] = e;
+    } else { /* out of memory: the report is lost, the records are not */
+      memmove(s->batch, s->batch + 1, (n - 1) * sizeof s->batch[0]);
+      n--;
+    }
+  }
+  s->batch_n = n;
+  if (n == 0) {
+    if (lost > 0) { /* only the report was to go, and it could not be made */
+      uv_mutex_lock(&q.lock);
+      q.inflight = 0;
+      uv_cond_broadcast(&q.changed);
+      uv_mutex_unlock(&q.lock);
+    }
+    return;
+  }
   uv_buf_t bufs[BATCH_MAX];
   for (size_t i = 0; i < s->batch_n; i++)
     bufs[i] = uv_buf_init(s->batch[i]->data, (unsigned)s->batch[i]->len);
