@@ -112,7 +112,8 @@ DP_EXTERN void dp_log_set_console(bool enabled);
  * server is down or restarts, keeping the queued records across the outage.
  * A full queue drops its OLDEST records; once the link is back, one WARNING
  * record from logger "dareplane.log" says how many were lost. The first
- * failure to reach the server prints one warning on stderr.
+ * failure to reach the server prints one warning on stderr (once per outage:
+ * again only after a connection has succeeded).
  *
  * Delivery is at most once: a record is never sent twice. Records the kernel
  * had already accepted when the server died are lost with it (as with Python).
@@ -150,10 +151,11 @@ DP_EXTERN void dp_log_set_backoff(unsigned initial_ms, unsigned max_ms);
  * connected. Returns at once. */
 DP_EXTERN void dp_log_retry_now(void);
 
-/* Waits until every record queued so far has been handed to the operating
- * system, for at most `timeout_ms`. When not connected it tries to connect at
- * once; returns DP_ECONN as soon as that fails, DP_ETIMEDOUT when the time is
- * up, 0 on success (also when the handler never started). */
+/* Waits until the queue is empty and its records have been handed to the
+ * operating system (records other threads log meanwhile count too), for at
+ * most `timeout_ms`. When not connected it tries to connect at once; returns
+ * DP_ECONN as soon as that attempt fails, DP_ETIMEDOUT when the time is up,
+ * 0 on success (also when the handler never started). */
 DP_EXTERN int dp_log_flush(unsigned timeout_ms);
 
 /* dp_log_flush(timeout_ms), then stops the sender thread and frees the queue
@@ -165,7 +167,7 @@ DP_EXTERN void dp_log_shutdown(unsigned timeout_ms);
 /* Counters of the network handler since the process started. */
 typedef struct dp_log_net_stats {
   unsigned long long queued;   /* records put into the queue */
-  unsigned long long sent;     /* records handed to the operating system */
+  unsigned long long sent;     /* records handed to the OS (loss reports too) */
   unsigned long long dropped;  /* records lost (queue full, link broken mid-record) */
   unsigned long long connects; /* successful connections */
   bool connected;              /* connected right now */
