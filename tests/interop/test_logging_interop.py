@@ -291,3 +291,28 @@ def test_dp_logserver_killed_mid_stream(procs, port, tmp_path):
     got = [int(msg.split()[1]) for name, _, msg in records(logfile) if name == "killed.c"]
     assert got == sorted(set(got))
     assert c.poll() is None  # alive
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_dp_logserver_signal_exits_zero_with_everything_written(procs, port, tmp_path, sig):
+    logfile = tmp_path / "sig.log"
+    logfile.write_text("an earlier line\n")  # appended to, never truncated
+    srv = start_dp_logserver(procs, port, logfile)
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"".join(frame({"name": "sig.py", "msg": f"m{i}", "levelname": "INFO",
+                                  "levelno": 20}) for i in range(1000)))
+        helpers.wait_until(lambda: len(records(logfile)) >= 1000, what="1000 lines")
+        assert procs.stop(srv, sig=sig) == 0
+    assert lines(logfile)[0] == "an earlier line"
+    assert [m for _, _, m in records(logfile)] == [f"m{i}" for i in range(1000)]
+
+
+def test_dp_logserver_arguments(procs, tmp_path):
+    exe = str(helpers.BIN_DIR / "dp-logserver")
+    assert subprocess.run([exe, "--help"], capture_output=True).returncode == 0
+    for bad in (["--port", "70000"], ["--bogus"], ["--max-frame=0"]):
+        r = subprocess.run([exe, *bad], capture_output=True, text=True)
+        assert r.returncode == 2 and "dp-logserver" in r.stderr, bad
+    r = subprocess.run([exe, "--logfile", str(tmp_path / "no" / "such" / "dir.log")],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "cannot open" in r.stderr
