@@ -58,9 +58,47 @@ static void put_str_field(dp_textbuf_t *b, const char *key, const char *s, size_
   dp_textbuf_put_json_string(b, s, n);
 }
 
+/* The message as a JSON string, its first `keep` bytes only when shorter
+ * than `len`, then marked as cut. */
+static void put_msg(dp_textbuf_t *b, const char *msg, size_t len, size_t keep) {
+  if (keep >= len) {
+    dp_textbuf_put_json_string(b, msg, len);
+    return;
+  }
+  dp_textbuf_t cut;
+  dp_textbuf_init(&cut, NULL, 0);
+  dp_textbuf_put(&cut, msg, keep);
+  dp_textbuf_printf(&cut, " [... %zu more bytes cut]", len - keep);
+  dp_textbuf_put_json_string(b, cut.data, cut.len);
+  if (dp_textbuf_failed(&cut)) b->failed = true;
+  dp_textbuf_free(&cut);
+}
+
+static void encode(const dp_log_record_t *rec, size_t keep, dp_textbuf_t *b);
+
 void dp_log_frame_encode(const dp_log_record_t *rec, dp_textbuf_t *b) {
   size_t start = b->len;
-  dp_textbuf_put(b, "\0\0\0\0", 4); /* length, patched below */
+  size_t keep = rec->msg_len < DP_LOG_MSG_MAX ? rec->msg_len : DP_LOG_MSG_MAX;
+  /* Escaping can make a message up to 6 times longer: cut more until the
+   * frame fits the server's default limit. */
+  for (;;) {
+    encode(rec, keep, b);
+    if (dp_textbuf_failed(b) || b->len - start - 4 <= DP_LOG_FRAME_MAX_DEFAULT || keep == 0) break;
+    b->len = start;
+    keep /= 2;
+  }
+  if (dp_textbuf_failed(b)) return;
+  size_t n = b->len - start - 4;
+  unsigned char *h = (unsigned char *)b->data + start;
+  h[0] = (unsigned char)(n >> 24);
+  h[1] = (unsigned char)(n >> 16);
+  h[2] = (unsigned char)(n >> 8);
+  h[3] = (unsigned char)n;
+}
+
+/* One attempt: the length prefix (zero for now) and the JSON object. */
+static void encode(const dp_log_record_t *rec, size_t keep, dp_textbuf_t *b) {
+  dp_textbuf_put(b, "\0\0\0\0", 4);
 
   const char *path = rec->pathname;
   const char *file = strrchr(path, '/');
@@ -77,17 +115,7 @@ void dp_log_frame_encode(const dp_log_record_t *rec, dp_textbuf_t *b) {
   dp_textbuf_puts(b, "{\"name\":");
   dp_textbuf_put_json_string(b, rec->name, strlen(rec->name));
   put_key(b, ",\"msg\":");
-  if (rec->msg_len > DP_LOG_MSG_MAX) {
-    dp_textbuf_t cut;
-    dp_textbuf_init(&cut, NULL, 0);
-    dp_textbuf_put(&cut, rec->msg, DP_LOG_MSG_MAX);
-    dp_textbuf_printf(&cut, " [... %zu more bytes cut]", rec->msg_len - DP_LOG_MSG_MAX);
-    dp_textbuf_put_json_string(b, cut.data, cut.len);
-    if (dp_textbuf_failed(&cut)) b->failed = true;
-    dp_textbuf_free(&cut);
-  } else {
-    dp_textbuf_put_json_string(b, rec->msg, rec->msg_len);
-  }
+  put_msg(b, rec->msg, rec->msg_len, keep);
   dp_textbuf_puts(b, ",\"args\":[]");
   put_str_field(b, ",\"levelname\":", levelname, strlen(levelname));
   put_key(b, ",\"levelno\":");
@@ -115,12 +143,4 @@ void dp_log_frame_encode(const dp_log_record_t *rec, dp_textbuf_t *b) {
   put_key(b, ",\"process\":");
   put_int(b, rec->process);
   dp_textbuf_puts(b, ",\"taskName\":null}");
-
-  if (dp_textbuf_failed(b)) return;
-  size_t n = b->len - start - 4;
-  unsigned char *h = (unsigned char *)b->data + start;
-  h[0] = (unsigned char)(n >> 24);
-  h[1] = (unsigned char)(n >> 16);
-  h[2] = (unsigned char)(n >> 8);
-  h[3] = (unsigned char)n;
 }

@@ -8,6 +8,9 @@
 
 #include "dareplane/log.h"
 
+#ifndef _WIN32
+#include <pthread.h>
+#endif
 #include <ctype.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -39,9 +42,21 @@ static double now_seconds(void) {
   return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
+static atomic_llong process_id; /* cached: getpid() is a system call */
+
+#ifndef _WIN32
+static void refresh_pid(void) { /* in a child made by fork() */
+  atomic_store(&process_id, (long long)uv_os_getpid());
+}
+#endif
+
 static void init(void) {
   uv_mutex_init(&registry_lock);
   start_time = now_seconds();
+  atomic_store(&process_id, (long long)uv_os_getpid());
+#ifndef _WIN32
+  pthread_atfork(NULL, NULL, refresh_pid);
+#endif
 }
 
 /* Runs in the thread that loads the library, which is the main thread for
@@ -215,7 +230,7 @@ void dp_log_vwrite(dp_logger_t *lg, int level, const char *file, int line, const
       .created = now_seconds(),
       .thread = (uint64_t)uv_thread_self(),
       .thread_name = current_thread_name(),
-      .process = (int64_t)uv_os_getpid(),
+      .process = (int64_t)atomic_load_explicit(&process_id, memory_order_relaxed),
       .process_name = "MainProcess",
       .network = atomic_load(&lg->network),
   };

@@ -88,7 +88,6 @@ static struct {
   bool host_set, port_set;
   unsigned backoff_initial, backoff_max;
   sender_t *sender;         /* non-NULL while the thread runs */
-  uv_pid_t owner;           /* the process that started it */
   sender_t *parents_sender; /* after fork(): the parent's, kept (not ours to free) */
   entry_t *parents_queue;
   uv_thread_t thread;
@@ -114,7 +113,28 @@ static void before_fork(void) {
   uv_mutex_lock(&q.lock);
 }
 
-static void after_fork(void) {
+static void after_fork_parent(void) {
+  uv_mutex_unlock(&q.lock);
+}
+
+/* In a child made by fork() the sender thread does not exist: forget the
+ * parent's sender and queue (their memory is the parent's copy, left alone)
+ * so that the child starts its own. Runs in the child, holding q.lock. */
+static void forget_after_fork(void) {
+  if (q.sender == NULL) return;
+  q.parents_sender = q.sender;
+  q.parents_queue = q.head;
+  q.sender = NULL;
+  q.head = q.tail = NULL;
+  q.count = q.bytes = 0;
+  q.inflight = 0;
+  q.lost_unreported = 0;
+  q.stopping = q.sender_idle = false;
+  q.stats.connected = false;
+}
+
+static void after_fork_child(void) {
+  forget_after_fork();
   uv_mutex_unlock(&q.lock);
 }
 #endif
@@ -122,7 +142,7 @@ static void after_fork(void) {
 static void q_init(void) {
   uv_mutex_init(&q.lock);
 #ifndef _WIN32
-  pthread_atfork(before_fork, after_fork, after_fork);
+  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 #endif
   uv_cond_init(&q.changed);
   q.max_records = DEFAULT_MAX_RECORDS;
@@ -559,27 +579,10 @@ static int start_sender(void) {
     return DP_ESYS;
   }
   q.sender = s;
-  q.owner = uv_os_getpid();
   return 0;
 }
 
 /* ---- the logging side ---------------------------------------------------- */
-
-/* In a child made by fork() the sender thread does not exist: forget the
- * parent's sender and queue (their memory is the parent's copy, left alone)
- * so that the child starts its own. Caller holds q.lock. */
-static void forget_after_fork(void) {
-  if (q.sender == NULL || q.owner == uv_os_getpid()) return;
-  q.parents_sender = q.sender;
-  q.parents_queue = q.head;
-  q.sender = NULL;
-  q.head = q.tail = NULL;
-  q.count = q.bytes = 0;
-  q.inflight = 0;
-  q.lost_unreported = 0;
-  q.stopping = q.sender_idle = false;
-  q.stats.connected = false;
-}
 
 void dp_log_net_emit(const dp_log_record_t *rec) {
   if (!atomic_load_explicit(&handler_on, memory_order_relaxed)) return;
@@ -598,7 +601,6 @@ void dp_log_net_emit(const dp_log_record_t *rec) {
 
   entry_t *dropped = NULL;
   uv_mutex_lock(&q.lock);
-  forget_after_fork();
   if (e == NULL) { /* out of memory: counts as lost */
     q.stats.dropped++;
     q.lost_unreported++;
@@ -668,7 +670,6 @@ void dp_log_set_backoff(unsigned initial_ms, unsigned max_ms) {
 void dp_log_retry_now(void) {
   uv_once(&q_once, q_init);
   uv_mutex_lock(&q.lock);
-  forget_after_fork();
   if (q.sender != NULL) {
     q.retry_requested = true;
     uv_async_send(&q.sender->wake);
@@ -680,7 +681,6 @@ int dp_log_flush(unsigned timeout_ms) {
   uv_once(&q_once, q_init);
   int rc = 0;
   uv_mutex_lock(&q.lock);
-  forget_after_fork();
   if (q.sender != NULL) {
     unsigned gen = q.fail_gen;
     q.retry_requested = true;
@@ -706,7 +706,6 @@ int dp_log_flush(unsigned timeout_ms) {
 void dp_log_shutdown(unsigned timeout_ms) {
   dp_log_flush(timeout_ms);
   uv_mutex_lock(&q.lock);
-  forget_after_fork();
   sender_t *s = q.sender;
   if (s == NULL || q.stopping) {
     uv_mutex_unlock(&q.lock);

@@ -113,6 +113,20 @@ static void encode_cuts_huge_messages(void **state) {
   assert_true(strlen(got) < DP_LOG_FRAME_MAX_DEFAULT);
   assert_non_null(strstr(got, "more bytes cut]"));
   json_decref(o);
+  /* control characters grow 6x when escaped: still within the server limit */
+  memset(msg, '\x01', n);
+  rec = sample_record(msg, n);
+  dp_textbuf_t b;
+  dp_textbuf_init(&b, NULL, 0);
+  dp_log_frame_encode(&rec, &b);
+  assert_true(b.len - 4 <= DP_LOG_FRAME_MAX_DEFAULT);
+  assert_true(b.len - 4 > DP_LOG_FRAME_MAX_DEFAULT / 4);
+  json_error_t err;
+  o = json_loadb(b.data + 4, b.len - 4, 0, &err);
+  assert_non_null(o);
+  assert_non_null(strstr(json_string_value(json_object_get(o, "msg")), "more bytes cut]"));
+  json_decref(o);
+  dp_textbuf_free(&b);
   free(msg);
 }
 
