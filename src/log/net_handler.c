@@ -382,7 +382,7 @@ static void on_check(uv_check_t *h) {
     if (e != NULL) {
       s->batch[0] = e;
     } else { /* out of memory: the report is lost, the records are not */
-      memmove(s->batch, s->batch + 1, (n - 1) * sizeof s->batch[0]);
+      memmove(s->batch, s->batch + 1, (n - 1) * sizeof(entry_t *));
       n--;
     }
   }
