@@ -26,6 +26,7 @@ typedef struct receiver {
   uv_mutex_t lock;
   char **msgs; /* every decoded message (or "!BAD ..." for a bad frame) */
   size_t n, cap;
+  char *last_json; /* the payload of the last frame */
   int port;
 } receiver_t;
 
@@ -46,6 +47,11 @@ static inline void receiver_add(receiver_t *r, const char *msg) {
 }
 
 static inline int receiver_on_frame(void *ctx, const char *json, size_t len) {
+  receiver_t *r = ctx;
+  uv_mutex_lock(&r->lock);
+  free(r->last_json);
+  r->last_json = strndup(json, len);
+  uv_mutex_unlock(&r->lock);
   dp_log_decoded_t d;
   if (dp_log_frame_decode(json, len, &d) < 0) {
     receiver_add(ctx, "!BAD frame");
@@ -137,6 +143,7 @@ static inline void receiver_stop(receiver_t *r) {
 static inline void receiver_free(receiver_t *r) {
   for (size_t i = 0; i < r->n; i++) free(r->msgs[i]);
   free(r->msgs);
+  free(r->last_json);
   uv_mutex_destroy(&r->lock);
   free(r);
 }

@@ -342,6 +342,47 @@ static void backoff_timer_reconnects(void **state) {
   receiver_free(r);
 }
 
+/* The threadName field of the last frame r received. */
+static void last_thread_name(receiver_t *r, char *out, size_t size) {
+  uv_mutex_lock(&r->lock);
+  const char *p = r->last_json != NULL ? strstr(r->last_json, "\"threadName\":\"") : NULL;
+  assert_non_null(p);
+  p += strlen("\"threadName\":\"");
+  snprintf(out, size, "%.*s", (int)strcspn(p, "\""), p);
+  uv_mutex_unlock(&r->lock);
+}
+
+static void log_from_thread(void *arg) {
+  if (arg != NULL) dp_log_set_thread_name(arg);
+  dp_log_info(test_logger("net.threads"), "from a thread");
+  dp_log_flush(5000);
+}
+
+static void records_carry_thread_names(void **state) {
+  (void)state;
+  receiver_t *r = receiver_new(0);
+  dp_log_set_server("127.0.0.1", r->port);
+  char name[64];
+  dp_log_info(test_logger("net.threads"), "from main");
+  assert_int_equal(receiver_wait(r, 1), 1);
+  last_thread_name(r, name, sizeof name);
+  assert_string_equal(name, "MainThread");
+  const char *names[] = {"worker-1", NULL};
+  for (size_t i = 0; i < 2; i++) {
+    uv_thread_t t;
+    assert_int_equal(uv_thread_create(&t, log_from_thread, (void *)names[i]), 0);
+    uv_thread_join(&t);
+    assert_int_equal(receiver_wait(r, 2 + i), 2 + i);
+    last_thread_name(r, name, sizeof name);
+    if (names[i] != NULL)
+      assert_string_equal(name, names[i]);
+    else
+      assert_true(strncmp(name, "Thread-", 7) == 0 && atoi(name + 7) > 0);
+  }
+  receiver_stop(r);
+  receiver_free(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(records_arrive_in_order, setup, teardown),
@@ -355,6 +396,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(server_dying_mid_stream, setup, teardown),
       cmocka_unit_test_setup_teardown(host_name_is_resolved, setup, teardown),
       cmocka_unit_test_setup_teardown(backoff_timer_reconnects, setup, teardown),
+      cmocka_unit_test_setup_teardown(records_carry_thread_names, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
