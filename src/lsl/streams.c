@@ -1,0 +1,144 @@
+/* streams.c - what is visible on the network: stream listing and search
+ * (dp_lsl_list_streams, dp_lsl_find_streams) and the owned-copy form of a
+ * liblsl stream info that the rest of the library hands out. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error_internal.h"
+#include "dareplane/ringbuffer.h"
+#include "lsl/info.h"
+
+#define DP_LSL_MAX_LISTED 1024
+
+static char *dup_or_empty(const char *s) {
+  if (s == NULL) s = "";
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d != NULL) memcpy(d, s, n);
+  return d;
+}
+
+void dp_lsl_info_clear(dp_lsl_stream_info_t *info) {
+  free(info->name);
+  free(info->type);
+  free(info->source_id);
+  free(info->hostname);
+  free(info->uid);
+  memset(info, 0, sizeof *info);
+}
+
+int dp_lsl_info_from(const dp_lsl_api_t *lsl, lsl_streaminfo src, dp_lsl_stream_info_t *out) {
+  memset(out, 0, sizeof *out);
+  out->name = dup_or_empty(lsl->get_name(src));
+  out->type = dup_or_empty(lsl->get_type(src));
+  out->source_id = dup_or_empty(lsl->get_source_id(src));
+  out->hostname = dup_or_empty(lsl->get_hostname(src));
+  out->uid = dup_or_empty(lsl->get_uid(src));
+  if (!out->name || !out->type || !out->source_id || !out->hostname || !out->uid) {
+    dp_lsl_info_clear(out);
+    return dp_error_set(DP_ENOMEM, "out of memory copying a stream info");
+  }
+  out->channel_count = (int)lsl->get_channel_count(src);
+  out->nominal_srate = lsl->get_nominal_srate(src);
+  out->channel_format = (int)lsl->get_channel_format(src);
+  out->created_at = lsl->get_created_at(src);
+  return 0;
+}
+
+int dp_lsl_info_list(const dp_lsl_api_t *lsl, lsl_streaminfo *infos, size_t n,
+                     dp_lsl_stream_info_t **out, size_t *out_n) {
+  int rc = 0;
+  *out = NULL;
+  *out_n = 0;
+  dp_lsl_stream_info_t *list = n > 0 ? calloc(n, sizeof *list) : NULL;
+  if (n > 0 && list == NULL) rc = dp_error_set(DP_ENOMEM, "out of memory listing streams");
+  size_t done = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (rc == 0 && dp_lsl_info_from(lsl, infos[i], &list[done]) == 0)
+      done++;
+    else if (rc == 0)
+      rc = DP_ENOMEM;
+    lsl->destroy_streaminfo(infos[i]);
+  }
+  if (rc != 0) {
+    dp_lsl_stream_list_free(list, done);
+    return rc;
+  }
+  *out = list;
+  *out_n = done;
+  return 0;
+}
+
+void dp_lsl_stream_list_free(dp_lsl_stream_info_t *list, size_t n) {
+  if (list == NULL) return;
+  for (size_t i = 0; i < n; i++) dp_lsl_info_clear(&list[i]);
+  free(list);
+}
+
+/* Shared tail of the two listing functions: resolve into a stack array. */
+static int resolve(const char *predicate, int minimum, double wait_s, dp_lsl_stream_info_t **out,
+                   size_t *n) {
+  if (out == NULL || n == NULL || !(wait_s >= 0))
+    return dp_error_set(DP_EINVAL, "streams: NULL output or negative wait time");
+  *out = NULL;
+  *n = 0;
+  const dp_lsl_api_t *lsl = dp_lsl_api();
+  if (lsl == NULL) return DP_ENOLSL;
+  lsl_streaminfo *infos = malloc(DP_LSL_MAX_LISTED * sizeof *infos);
+  if (infos == NULL) return dp_error_set(DP_ENOMEM, "out of memory listing streams");
+  int32_t got = predicate == NULL
+                    ? lsl->resolve_all(infos, DP_LSL_MAX_LISTED, wait_s)
+                    : lsl->resolve_bypred(infos, DP_LSL_MAX_LISTED, predicate, minimum, wait_s);
+  int rc;
+  if (got < 0) {
+    rc = dp_error_set(DP_ELSL, "liblsl could not resolve streams (error %d)%s%s", (int)got,
+                      predicate ? " for predicate " : "", predicate ? predicate : "");
+  } else {
+    rc = dp_lsl_info_list(lsl, infos, (size_t)got, out, n);
+  }
+  free(infos);
+  return rc;
+}
+
+int dp_lsl_list_streams(dp_lsl_stream_info_t **out, size_t *n, double wait_s) {
+  return resolve(NULL, 0, wait_s, out, n);
+}
+
+int dp_lsl_find_streams(const char *predicate, int minimum, double wait_s,
+                        dp_lsl_stream_info_t **out, size_t *n) {
+  if (predicate == NULL || predicate[0] == '\0')
+    return dp_error_set(DP_EINVAL, "find streams: empty predicate");
+  return resolve(predicate, minimum, wait_s, out, n);
+}
+
+size_t dp_lsl_stream_describe(const dp_lsl_stream_info_t *info, char *buf, size_t size) {
+  const char *fmt = dp_dtype_name((dp_dtype_t)info->channel_format);
+  char rate[32];
+  if (info->nominal_srate > 0)
+    snprintf(rate, sizeof rate, "%g Hz", info->nominal_srate);
+  else
+    snprintf(rate, sizeof rate, "irregular");
+  int len = snprintf(buf, size, "'%s' (%s%s%d ch %s @ %s, source_id '%s', host %s)", info->name,
+                     info->type, info->type[0] ? ", " : "", info->channel_count,
+                     fmt ? fmt : "undefined", rate, info->source_id, info->hostname);
+  return len < 0 ? 0 : (size_t)len;
+}
+
+void dp_lsl_describe_visible(char *buf, size_t size, double wait_s) {
+  dp_lsl_stream_info_t *list;
+  size_t n;
+  if (dp_lsl_list_streams(&list, &n, wait_s) != 0 || n == 0) {
+    snprintf(buf, size,
+             "no LSL streams are visible (is the outlet running, and on the same "
+             "LSL scope? LSLAPICFG=%s)",
+             getenv("LSLAPICFG") ? getenv("LSLAPICFG") : "(unset)");
+    return;
+  }
+  size_t len = (size_t)snprintf(buf, size, "visible streams:");
+  for (size_t i = 0; i < n && len < size; i++) {
+    len += (size_t)snprintf(buf + len, size - len, i ? "; " : " ");
+    if (len < size) len += dp_lsl_stream_describe(&list[i], buf + len, size - len);
+  }
+  dp_lsl_stream_list_free(list, n);
+}

@@ -1,0 +1,120 @@
+/* recover.c - keeping a StreamWatcher on its stream when the outlet goes away
+ * and comes back.
+ *
+ * Inlets are created with liblsl's recover flag. liblsl then reconnects by
+ * itself to a restarted outlet of a stream that has a source_id, silently;
+ * when samples flow again after a stall, dp_sw_check_restarted() looks whether
+ * the outlet is a new one (new uid) and re-reads its metadata. For a stream
+ * without a source_id liblsl declares the stream lost instead; the watcher
+ * then runs a liblsl continuous resolver (background, never blocking update())
+ * for the same query liblsl would use and opens a new inlet when it matches. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error_internal.h"
+#include "lsl/info.h"
+#include "stream_watcher/watcher_internal.h"
+
+/* How long liblsl's continuous resolver keeps a stream no longer seen. */
+#define DP_SW_FORGET_AFTER 5.0
+/* Waits of the restart check (once per resume after a stall). */
+#define DP_SW_CHECK_RESOLVE_S 0.2
+#define DP_SW_CHECK_INFO_S    1.0
+
+/* Appends " and key='value'" (or with "" quotes when value holds a '); a
+ * value holding both quote kinds cannot be expressed in XPath 1.0 and is left
+ * out (the query is then wider, never wrong about the other fields). */
+static size_t append_term(char *buf, size_t size, size_t len, const char *key, const char *value) {
+  if (len >= size) return len;
+  char q = strchr(value, '\'') == NULL ? '\'' : '"';
+  if (strchr(value, q) != NULL) return len;
+  int w = snprintf(buf + len, size - len, "%s%s=%c%s%c", len ? " and " : "", key, q, value, q);
+  return w < 0 ? len : len + (size_t)w;
+}
+
+int dp_sw_build_recover_query(dp_stream_watcher_t *sw) {
+  const dp_lsl_stream_info_t *in = &sw->info;
+  size_t size = strlen(in->name) + strlen(in->type) + strlen(in->source_id) + 160;
+  char *q = malloc(size), count[24];
+  if (q == NULL) return dp_error_set(DP_ENOMEM, "stream watcher: out of memory");
+  snprintf(count, sizeof count, "%d", in->channel_count);
+  size_t len = append_term(q, size, 0, "channel_count", count);
+  if (in->name[0]) len = append_term(q, size, len, "name", in->name);
+  if (in->type[0]) len = append_term(q, size, len, "type", in->type);
+  if (in->source_id[0]) len = append_term(q, size, len, "source_id", in->source_id);
+  append_term(q, size, len, "channel_format", dp_dtype_name(sw->dtype));
+  free(sw->recover_query);
+  sw->recover_query = q;
+  return 0;
+}
+
+void dp_sw_on_lost(dp_stream_watcher_t *sw) {
+  dp_log_warning(sw->log, "LSL stream '%s' was lost; looking for it again (%s)", sw->info.name,
+                 sw->recover_query);
+  sw->lsl->destroy_inlet(sw->inlet);
+  sw->inlet = NULL;
+  sw->lost = true;
+  sw->resolver = sw->lsl->create_continuous_resolver_bypred(sw->recover_query, DP_SW_FORGET_AFTER);
+  if (sw->resolver == NULL)
+    dp_log_error(sw->log, "liblsl could not start a resolver for '%s'", sw->recover_query);
+}
+
+void dp_sw_try_reconnect(dp_stream_watcher_t *sw) {
+  const dp_lsl_api_t *lsl = sw->lsl;
+  if (sw->resolver == NULL) { /* could not be created earlier: try once more */
+    sw->resolver = lsl->create_continuous_resolver_bypred(sw->recover_query, DP_SW_FORGET_AFTER);
+    if (sw->resolver == NULL) return;
+  }
+  lsl_streaminfo infos[8];
+  int32_t n = lsl->resolver_results(sw->resolver, infos, 8);
+  int32_t pick = -1;
+  for (int32_t i = 0; i < n; i++) /* the old outlet, if still listed, is not it */
+    if (pick < 0 && strcmp(lsl->get_uid(infos[i]), sw->info.uid) != 0) pick = i;
+  if (pick >= 0) {
+    char old_uid[128];
+    snprintf(old_uid, sizeof old_uid, "%s", sw->info.uid);
+    if (dp_sw_open(sw, infos[pick]) == 0) { /* replaces inlet and info, ends the resolver */
+      sw->recoveries++;
+      dp_log_warning(sw->log, "LSL stream '%s' is back (outlet %s, was %s); metadata re-read",
+                     sw->info.name, sw->info.uid, old_uid);
+    } else {
+      dp_log_warning(sw->log, "LSL stream '%s' reappeared but could not be opened: %s",
+                     sw->info.name, dp_error_detail());
+    }
+  }
+  for (int32_t i = 0; i < n; i++) lsl->destroy_streaminfo(infos[i]);
+}
+
+void dp_sw_check_restarted(dp_stream_watcher_t *sw) {
+  const dp_lsl_api_t *lsl = sw->lsl;
+  lsl_streaminfo infos[8];
+  int32_t n = lsl->resolve_bypred(infos, 8, sw->recover_query, 1, DP_SW_CHECK_RESOLVE_S);
+  int32_t pick = -1;
+  for (int32_t i = 0; i < n; i++)
+    if (pick < 0 && strcmp(lsl->get_uid(infos[i]), sw->info.uid) != 0) pick = i;
+  if (pick >= 0) {
+    /* A short-lived inlet only to read the new outlet's full info: the data
+     * keeps coming through the inlet liblsl recovered. */
+    int32_t ec = 0;
+    lsl_inlet probe = lsl->create_inlet(infos[pick], DP_SW_INLET_BUFLEN, 0, 0);
+    lsl_streaminfo full = probe ? lsl->get_fullinfo(probe, DP_SW_CHECK_INFO_S, &ec) : NULL;
+    dp_lsl_stream_info_t info;
+    if (full != NULL && ec == 0 && dp_lsl_info_from(lsl, full, &info) == 0) {
+      if (dp_sw_read_metadata(sw, full) == 0) {
+        dp_lsl_info_clear(&sw->info);
+        sw->info = info;
+        sw->recoveries++;
+        dp_log_warning(sw->log,
+                       "LSL stream '%s' resumed from a restarted outlet (%s); "
+                       "metadata re-read",
+                       sw->info.name, sw->info.uid);
+      } else {
+        dp_lsl_info_clear(&info);
+      }
+    }
+    if (full != NULL) lsl->destroy_streaminfo(full);
+    if (probe != NULL) lsl->destroy_inlet(probe);
+  }
+  for (int32_t i = 0; i < n; i++) lsl->destroy_streaminfo(infos[i]);
+}
