@@ -59,10 +59,7 @@ enum {
   XX(const char *, child_value_n, (lsl_xml_ptr, const char *))                                     \
   XX(lsl_xml_ptr, append_child, (lsl_xml_ptr, const char *))                                       \
   XX(lsl_xml_ptr, append_child_value, (lsl_xml_ptr, const char *, const char *))                   \
-  XX(int32_t, resolve_all, (lsl_streaminfo *, uint32_t, double))                                   \
-  XX(int32_t, resolve_byprop,                                                                      \
-     (lsl_streaminfo *, uint32_t, const char *, const char *, int32_t, double))                    \
-  XX(int32_t, resolve_bypred, (lsl_streaminfo *, uint32_t, const char *, int32_t, double))         \
+  XX(lsl_continuous_resolver, create_continuous_resolver, (double))                                \
   XX(lsl_continuous_resolver, create_continuous_resolver_bypred, (const char *, double))           \
   XX(int32_t, resolver_results, (lsl_continuous_resolver, lsl_streaminfo *, uint32_t))             \
   XX(void, destroy_continuous_resolver, (lsl_continuous_resolver))                                 \

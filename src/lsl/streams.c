@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "common/error_internal.h"
 #include "dareplane/ringbuffer.h"
@@ -76,7 +77,41 @@ void dp_lsl_stream_list_free(dp_lsl_stream_info_t *list, size_t n) {
   free(list);
 }
 
-/* Shared tail of the two listing functions: resolve into a stack array. */
+size_t dp_lsl_pred_term(char *buf, size_t size, size_t len, const char *key, const char *value) {
+  if (len >= size) return len;
+  char q = strchr(value, '\'') == NULL ? '\'' : '"';
+  if (strchr(value, q) != NULL) return len;
+  int w = snprintf(buf + len, size - len, "%s%s=%c%s%c", len ? " and " : "", key, q, value, q);
+  return w < 0 ? len : len + (size_t)w;
+}
+
+int dp_lsl_resolve_poll(const dp_lsl_api_t *lsl, const char *predicate, int minimum, double wait_s,
+                        lsl_streaminfo *infos, int max) {
+  lsl_continuous_resolver r = predicate != NULL
+                                  ? lsl->create_continuous_resolver_bypred(predicate, 5.0)
+                                  : lsl->create_continuous_resolver(5.0);
+  if (r == NULL)
+    return dp_error_set(DP_ELSL, "liblsl could not start a resolver%s%s", predicate ? " for " : "",
+                        predicate ? predicate : "");
+  uint64_t deadline = uv_hrtime() + (uint64_t)(wait_s * 1e9);
+  int32_t n = 0;
+  for (;;) {
+    if (minimum > 0 && (n = lsl->resolver_results(r, infos, (uint32_t)max)) >= minimum) break;
+    if (n > 0) { /* not enough yet: take them again on the next round */
+      for (int32_t i = 0; i < n; i++) lsl->destroy_streaminfo(infos[i]);
+      n = 0;
+    }
+    if (wait_s < DP_LSL_FOREVER && uv_hrtime() >= deadline) {
+      n = lsl->resolver_results(r, infos, (uint32_t)max);
+      break;
+    }
+    uv_sleep(5);
+  }
+  lsl->destroy_continuous_resolver(r);
+  return n < 0 ? 0 : (int)n;
+}
+
+/* Shared tail of the two listing functions. */
 static int resolve(const char *predicate, int minimum, double wait_s, dp_lsl_stream_info_t **out,
                    size_t *n) {
   if (out == NULL || n == NULL || !(wait_s >= 0))
@@ -87,16 +122,8 @@ static int resolve(const char *predicate, int minimum, double wait_s, dp_lsl_str
   if (lsl == NULL) return DP_ENOLSL;
   lsl_streaminfo *infos = malloc(DP_LSL_MAX_LISTED * sizeof *infos);
   if (infos == NULL) return dp_error_set(DP_ENOMEM, "out of memory listing streams");
-  int32_t got = predicate == NULL
-                    ? lsl->resolve_all(infos, DP_LSL_MAX_LISTED, wait_s)
-                    : lsl->resolve_bypred(infos, DP_LSL_MAX_LISTED, predicate, minimum, wait_s);
-  int rc;
-  if (got < 0) {
-    rc = dp_error_set(DP_ELSL, "liblsl could not resolve streams (error %d)%s%s", (int)got,
-                      predicate ? " for predicate " : "", predicate ? predicate : "");
-  } else {
-    rc = dp_lsl_info_list(lsl, infos, (size_t)got, out, n);
-  }
+  int got = dp_lsl_resolve_poll(lsl, predicate, minimum, wait_s, infos, DP_LSL_MAX_LISTED);
+  int rc = got < 0 ? got : dp_lsl_info_list(lsl, infos, (size_t)got, out, n);
   free(infos);
   return rc;
 }

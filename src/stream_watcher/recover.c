@@ -19,19 +19,8 @@
 /* How long liblsl's continuous resolver keeps a stream no longer seen. */
 #define DP_SW_FORGET_AFTER 5.0
 /* Waits of the restart check (once per resume after a stall). */
-#define DP_SW_CHECK_RESOLVE_S 0.2
+#define DP_SW_CHECK_RESOLVE_S 0.5
 #define DP_SW_CHECK_INFO_S    1.0
-
-/* Appends " and key='value'" (or with "" quotes when value holds a '); a
- * value holding both quote kinds cannot be expressed in XPath 1.0 and is left
- * out (the query is then wider, never wrong about the other fields). */
-static size_t append_term(char *buf, size_t size, size_t len, const char *key, const char *value) {
-  if (len >= size) return len;
-  char q = strchr(value, '\'') == NULL ? '\'' : '"';
-  if (strchr(value, q) != NULL) return len;
-  int w = snprintf(buf + len, size - len, "%s%s=%c%s%c", len ? " and " : "", key, q, value, q);
-  return w < 0 ? len : len + (size_t)w;
-}
 
 int dp_sw_build_recover_query(dp_stream_watcher_t *sw) {
   const dp_lsl_stream_info_t *in = &sw->info;
@@ -39,11 +28,11 @@ int dp_sw_build_recover_query(dp_stream_watcher_t *sw) {
   char *q = malloc(size), count[24];
   if (q == NULL) return dp_error_set(DP_ENOMEM, "stream watcher: out of memory");
   snprintf(count, sizeof count, "%d", in->channel_count);
-  size_t len = append_term(q, size, 0, "channel_count", count);
-  if (in->name[0]) len = append_term(q, size, len, "name", in->name);
-  if (in->type[0]) len = append_term(q, size, len, "type", in->type);
-  if (in->source_id[0]) len = append_term(q, size, len, "source_id", in->source_id);
-  append_term(q, size, len, "channel_format", dp_dtype_name(sw->dtype));
+  size_t len = dp_lsl_pred_term(q, size, 0, "channel_count", count);
+  if (in->name[0]) len = dp_lsl_pred_term(q, size, len, "name", in->name);
+  if (in->type[0]) len = dp_lsl_pred_term(q, size, len, "type", in->type);
+  if (in->source_id[0]) len = dp_lsl_pred_term(q, size, len, "source_id", in->source_id);
+  dp_lsl_pred_term(q, size, len, "channel_format", dp_dtype_name(sw->dtype));
   free(sw->recover_query);
   sw->recover_query = q;
   return 0;
@@ -83,15 +72,15 @@ void dp_sw_try_reconnect(dp_stream_watcher_t *sw) {
                      sw->info.name, dp_error_detail());
     }
   }
-  for (int32_t i = 0; i < n; i++) lsl->destroy_streaminfo(infos[i]);
+  for (int i = 0; i < n; i++) lsl->destroy_streaminfo(infos[i]);
 }
 
 void dp_sw_check_restarted(dp_stream_watcher_t *sw) {
   const dp_lsl_api_t *lsl = sw->lsl;
   lsl_streaminfo infos[8];
-  int32_t n = lsl->resolve_bypred(infos, 8, sw->recover_query, 1, DP_SW_CHECK_RESOLVE_S);
-  int32_t pick = -1;
-  for (int32_t i = 0; i < n; i++)
+  int n = dp_lsl_resolve_poll(lsl, sw->recover_query, 1, DP_SW_CHECK_RESOLVE_S, infos, 8);
+  int pick = -1;
+  for (int i = 0; i < n; i++)
     if (pick < 0 && strcmp(lsl->get_uid(infos[i]), sw->info.uid) != 0) pick = i;
   if (pick >= 0) {
     /* A short-lived inlet only to read the new outlet's full info: the data
@@ -116,5 +105,5 @@ void dp_sw_check_restarted(dp_stream_watcher_t *sw) {
     if (full != NULL) lsl->destroy_streaminfo(full);
     if (probe != NULL) lsl->destroy_inlet(probe);
   }
-  for (int32_t i = 0; i < n; i++) lsl->destroy_streaminfo(infos[i]);
+  for (int i = 0; i < n; i++) lsl->destroy_streaminfo(infos[i]);
 }

@@ -143,20 +143,25 @@ int dp_sw_open(dp_stream_watcher_t *sw, lsl_streaminfo found) {
 static int resolve(dp_stream_watcher_t *sw, double timeout_s, lsl_streaminfo *found) {
   const dp_lsl_api_t *lsl = sw->lsl;
   lsl_streaminfo infos[16];
-  double t = timeout_s < 0 ? DP_LSL_FOREVER : timeout_s;
-  int32_t n = sw->predicate != NULL ? lsl->resolve_bypred(infos, 16, sw->predicate, 1, t)
-                                    : lsl->resolve_byprop(infos, 16, "name", sw->name, 1, t);
-  if (n <= 0) {
+  const char *pred = sw->predicate;
+  char by_name[1024];
+  if (pred == NULL) {
+    if (dp_lsl_pred_term(by_name, sizeof by_name, 0, "name", sw->name) == 0)
+      return dp_error_set(DP_EINVAL, "stream name too long or holding both quote kinds: %s",
+                          sw->name);
+    pred = by_name;
+  }
+  int n = dp_lsl_resolve_poll(lsl, pred, 1, timeout_s < 0 ? DP_LSL_FOREVER : timeout_s, infos, 16);
+  if (n < 0) return n;
+  if (n == 0) {
     char visible[1536];
     dp_lsl_describe_visible(visible, sizeof visible, 0.5);
     return dp_error_set(DP_ETIMEDOUT, "no LSL stream %s '%s' appeared within %g s; %s",
                         sw->predicate ? "matching" : "named",
                         sw->predicate ? sw->predicate : sw->name, timeout_s, visible);
   }
-  if (n > 1)
-    dp_log_warning(sw->log, "%d LSL streams match '%s'; taking the first", (int)n,
-                   sw->predicate ? sw->predicate : sw->name);
-  for (int32_t i = 1; i < n; i++) lsl->destroy_streaminfo(infos[i]);
+  if (n > 1) dp_log_warning(sw->log, "%d LSL streams match '%s'; taking the first", n, pred);
+  for (int i = 1; i < n; i++) lsl->destroy_streaminfo(infos[i]);
   *found = infos[0];
   return 0;
 }
@@ -253,7 +258,12 @@ int dp_stream_watcher_unfold(const dp_stream_watcher_t *sw, void *data, double *
 int dp_stream_watcher_newest(const dp_stream_watcher_t *sw, size_t n, void *data, double *times) {
   if (sw == NULL || sw->rb == NULL)
     return dp_error_set(DP_ESTATE, "stream watcher: not connected yet");
-  return dp_ringbuffer_newest(sw->rb, n, data, times);
+  int rc = dp_ringbuffer_newest(sw->rb, n, data, times);
+  if (rc != 0)
+    return dp_error_set(rc,
+                        "stream watcher: asked for the newest %zu samples of a %zu-sample buffer",
+                        n, dp_ringbuffer_capacity(sw->rb));
+  return 0;
 }
 
 double dp_stream_watcher_last_time(const dp_stream_watcher_t *sw) {
