@@ -11,20 +11,20 @@
 #include <stdint.h>
 
 typedef struct dp_log_record {
-  const char *name;     /* logger name */
-  int level;            /* levelno */
-  const char *msg;      /* the formatted message */
-  size_t msg_len;       /* strlen(msg) */
-  const char *pathname; /* __FILE__ as given, or "" */
-  int lineno;           /* __LINE__ */
-  const char *func;     /* __func__, or "" */
-  double created;       /* seconds since the epoch */
-  double relative_ms;   /* milliseconds since logging started in this process */
-  uint64_t thread;      /* thread identifier */
+  const char *name;      /* logger name */
+  int level;             /* levelno */
+  const char *msg;       /* the formatted message */
+  size_t msg_len;        /* strlen(msg) */
+  const char *pathname;  /* __FILE__ as given, or "" */
+  int lineno;            /* __LINE__ */
+  const char *func;      /* __func__, or "" */
+  double created;        /* seconds since the epoch */
+  double relative_ms;    /* milliseconds since logging started in this process */
+  uint64_t thread;       /* thread identifier */
   const char *thread_name;
-  int64_t process; /* process id */
+  int64_t process;       /* process id */
   const char *process_name;
-  bool network; /* the logger allows network logging */
+  bool network;          /* the logger allows network logging */
 } dp_log_record_t;
 
 /* Console handler (console.c): writes the standard line to stderr. */
