@@ -21,8 +21,7 @@ size_t dp_log_format_line(char *buf, size_t size, double created, const char *na
   if (millis > 999) millis = 999;
   struct tm tm;
   char stamp[32];
-  if (localtime_r(&secs, &tm) == NULL ||
-      strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+  if (localtime_r(&secs, &tm) == NULL || strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm) == 0)
     snprintf(stamp, sizeof stamp, "1970-01-01 00:00:00");
   const char *levelname = dp_log_level_name(level);
   char unnamed[24];

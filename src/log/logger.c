@@ -17,8 +17,8 @@
 
 struct dp_logger {
   struct dp_logger *next;
-  atomic_int level;    /* DP_LOG_NOTSET: follow the default */
-  atomic_bool network; /* may this logger's records go to the network? */
+  atomic_int level;     /* DP_LOG_NOTSET: follow the default */
+  atomic_bool network;  /* may this logger's records go to the network? */
   char name[];
 };
 
@@ -27,8 +27,8 @@ static uv_mutex_t registry_lock;
 static dp_logger_t *registry;
 static atomic_int default_level = DP_LOG_WARNING;
 static atomic_bool console_on;
-static double start_time;       /* seconds since the epoch at init */
-static uv_thread_t main_thread; /* the thread that loaded the library */
+static double start_time;        /* seconds since the epoch at init */
+static uv_thread_t main_thread;  /* the thread that loaded the library */
 static atomic_uint thread_counter;
 
 static _Thread_local char thread_name[64];
@@ -84,7 +84,7 @@ void dp_logger_set_level(dp_logger_t *lg, int level) {
 int dp_logger_level(const dp_logger_t *lg) {
   int level = atomic_load_explicit(&((dp_logger_t *)lg)->level, memory_order_relaxed);
   return level != DP_LOG_NOTSET ? level
-                                : atomic_load_explicit(&default_level, memory_order_relaxed);
+                                 : atomic_load_explicit(&default_level, memory_order_relaxed);
 }
 
 bool dp_logger_enabled(const dp_logger_t *lg, int level) {
@@ -123,8 +123,8 @@ int dp_log_level_parse(const char *text, int *level) {
   static const struct {
     const char *name;
     int level;
-  } names[] = {{"NOTSET", DP_LOG_NOTSET},     {"DEBUG", DP_LOG_DEBUG},   {"INFO", DP_LOG_INFO},
-               {"WARNING", DP_LOG_WARNING},   {"WARN", DP_LOG_WARNING},  {"ERROR", DP_LOG_ERROR},
+  } names[] = {{"NOTSET", DP_LOG_NOTSET},   {"DEBUG", DP_LOG_DEBUG}, {"INFO", DP_LOG_INFO},
+               {"WARNING", DP_LOG_WARNING}, {"WARN", DP_LOG_WARNING}, {"ERROR", DP_LOG_ERROR},
                {"CRITICAL", DP_LOG_CRITICAL}, {"FATAL", DP_LOG_CRITICAL}};
   if (text == NULL || level == NULL || text[0] == '\0') return DP_EINVAL;
   char *end;
