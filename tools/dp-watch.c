@@ -243,6 +243,10 @@ static int watch(struct watch *w) {
     fprintf(stderr, "dp-watch: %s\n", dp_error_detail());
     return 1;
   }
+  char desc[512];
+  dp_lsl_stream_describe(dp_stream_watcher_info(w->sw), desc, sizeof desc);
+  printf("dp-watch: connected to %s\n", desc);
+  fflush(stdout);
   const dp_ringbuffer_t *rb = dp_stream_watcher_buffer(w->sw);
   w->data = calloc(dp_ringbuffer_capacity(rb) * dp_ringbuffer_frame(rb),
                    dp_dtype_size(dp_ringbuffer_dtype(rb)));

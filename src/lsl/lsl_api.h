@@ -68,6 +68,8 @@ enum {
   XX(lsl_streaminfo, get_fullinfo, (lsl_inlet, double, int32_t *))                                 \
   XX(void, open_stream, (lsl_inlet, double, int32_t *))                                            \
   XX(int32_t, set_postprocessing, (lsl_inlet, uint32_t))                                           \
+  XX(double, time_correction, (lsl_inlet, double, int32_t *))                                      \
+  XX(uint32_t, was_clock_reset, (lsl_inlet))                                                       \
   XX(unsigned long, pull_chunk_f,                                                                  \
      (lsl_inlet, float *, double *, unsigned long, unsigned long, double, int32_t *))              \
   XX(unsigned long, pull_chunk_d,                                                                  \

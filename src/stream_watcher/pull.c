@@ -91,7 +91,10 @@ int dp_stream_watcher_update(dp_stream_watcher_t *sw) {
     bool resumed = sw->got_any && (double)(now - sw->last_rx_ns) / 1e9 >= sw->stall_s;
     sw->last_rx_ns = now;
     sw->got_any = true;
-    if (resumed && sw->info.source_id[0] != '\0') dp_sw_check_restarted(sw);
+    /* liblsl recovers streams with a source_id silently: notice it by the
+     * clock reset it reports, or by samples resuming after a stall. */
+    if (sw->info.source_id[0] != '\0' && (sw->lsl->was_clock_reset(sw->inlet) || resumed))
+      dp_sw_check_restarted(sw);
   }
   return n;
 }

@@ -131,6 +131,10 @@ int dp_sw_open(dp_stream_watcher_t *sw, lsl_streaminfo found) {
     lsl->destroy_inlet(inlet);
     return rc;
   }
+  /* Starts liblsl's clock-offset thread without waiting (the timeout error is
+   * expected): once it has an offset, lsl_was_clock_reset() reports every
+   * recovery liblsl does, which is how a restarted outlet is noticed. */
+  lsl->time_correction(inlet, 0.0, &ec);
   drop_connection(sw);
   if (sw->have_info) dp_lsl_info_clear(&sw->info);
   sw->info = info;
@@ -155,7 +159,7 @@ static int resolve(dp_stream_watcher_t *sw, double timeout_s, lsl_streaminfo *fo
   if (n < 0) return n;
   if (n == 0) {
     char visible[1536];
-    dp_lsl_describe_visible(visible, sizeof visible, 0.5);
+    dp_lsl_describe_visible(visible, sizeof visible, 1.0);
     return dp_error_set(DP_ETIMEDOUT, "no LSL stream %s '%s' appeared within %g s; %s",
                         sw->predicate ? "matching" : "named",
                         sw->predicate ? sw->predicate : sw->name, timeout_s, visible);

@@ -113,6 +113,8 @@ def load_lsl(lib: C.CDLL) -> C.CDLL:
         "dp_lsl_local_clock": ([], C.c_double),
         "dp_lsl_list_streams": ([C.POINTER(C.POINTER(StreamInfo)), C.POINTER(sz), C.c_double],
                                 C.c_int),
+        "dp_lsl_find_streams": ([C.c_char_p, C.c_int, C.c_double,
+                                 C.POINTER(C.POINTER(StreamInfo)), C.POINTER(sz)], C.c_int),
         "dp_lsl_stream_list_free": ([C.POINTER(StreamInfo), sz], None),
         "dp_error_detail": ([], C.c_char_p),
         "dp_stream_watcher_new": ([C.POINTER(p), C.c_char_p, C.c_double], C.c_int),
@@ -151,6 +153,18 @@ def load_lsl(lib: C.CDLL) -> C.CDLL:
 def list_streams(lib: C.CDLL, wait_s: float = 1.0) -> list[dict]:
     arr, n = C.POINTER(StreamInfo)(), C.c_size_t()
     rc = lib.dp_lsl_list_streams(C.byref(arr), C.byref(n), wait_s)
+    if rc != 0:
+        raise RuntimeError(lib.dp_error_detail().decode())
+    out = [arr[i].as_dict() for i in range(n.value)]
+    lib.dp_lsl_stream_list_free(arr, n)
+    return out
+
+
+def find_streams(lib: C.CDLL, predicate: str, minimum: int = 1, wait_s: float = 2.0
+                 ) -> list[dict]:
+    """Streams matching an LSL predicate; returns once `minimum` matched."""
+    arr, n = C.POINTER(StreamInfo)(), C.c_size_t()
+    rc = lib.dp_lsl_find_streams(predicate.encode(), minimum, wait_s, C.byref(arr), C.byref(n))
     if rc != 0:
         raise RuntimeError(lib.dp_error_detail().decode())
     out = [arr[i].as_dict() for i in range(n.value)]
