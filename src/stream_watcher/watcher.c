@@ -191,6 +191,10 @@ static int make_buffers(dp_stream_watcher_t *sw) {
   sw->chunk_t = calloc(chunk, sizeof(double));
   if (sw->chunk == NULL || sw->chunk_t == NULL)
     return dp_error_set(DP_ENOMEM, "stream watcher: out of memory for a %zu-sample chunk", chunk);
+  /* Write every page now (calloc maps them lazily), so that update() never
+   * takes a page fault: measured at ~2x the cost of an update otherwise. */
+  dp_ringbuffer_reset(sw->rb);
+  memset(sw->chunk, 0, chunk * sw->n_ch * dp_dtype_size(sw->dtype));
   return 0;
 }
 
