@@ -228,6 +228,8 @@ int main(int argc, char **argv) {
                    .format = DP_FLOAT32,
                    .chunk = 10,
                    .signal = SIG_SINE};
+  dp_log_set_console(true);     /* the library's warnings (stream lost, back) */
+  dp_log_configure_level(NULL); /* DP_LOG_LEVEL, default WARNING */
   if (parse_args(&m, argc, argv) != 0) {
     usage(stderr);
     return 2;

@@ -281,6 +281,8 @@ static int watch(struct watch *w) {
 
 int main(int argc, char **argv) {
   struct watch w = {.buffer_s = 2.0, .timeout_s = 5.0, .wait_s = 1.0};
+  dp_log_set_console(true);     /* the library's warnings (stream lost, back) */
+  dp_log_configure_level(NULL); /* DP_LOG_LEVEL, default WARNING */
   if (parse_args(&w, argc, argv) != 0) {
     usage(stderr);
     return 2;
