@@ -140,9 +140,9 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--mode") == 0)
       mode = argv[i + 1];
     else if (strcmp(argv[i], "--seconds") == 0)
-      seconds = atof(argv[i + 1]);
+      seconds = strtod(argv[i + 1], NULL);
     else if (strcmp(argv[i], "--period-ms") == 0)
-      period_ms = (unsigned)atoi(argv[i + 1]);
+      period_ms = (unsigned)strtoul(argv[i + 1], NULL, 10);
   }
   if (name == NULL) {
     fprintf(stderr, "usage: bench-lsl --name N --mode ours|raw|latency [--seconds S]\n");

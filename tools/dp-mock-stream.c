@@ -221,6 +221,31 @@ static int open_outlets(struct mock *m) {
   return dp_lsl_outlet_new(&m->marker_out, &mk);
 }
 
+/* Runs the loop: pushes in real time until the duration or a signal. */
+static void publish(struct mock *m) {
+  printf("dp-mock-stream: publishing '%s' (%s, %zu ch %s @ %g Hz, source_id '%s')%s\n", m->name,
+         m->type, m->channels, dp_dtype_name(m->format), m->srate, m->source_id,
+         m->markers ? " and markers" : "");
+  fflush(stdout);
+
+  uv_loop_t *loop = uv_default_loop();
+  uv_timer_init(loop, &m->timer);
+  uv_signal_init(loop, &m->sigint);
+  uv_signal_init(loop, &m->sigterm);
+  m->timer.data = m->sigint.data = m->sigterm.data = m;
+  uv_signal_start(&m->sigint, on_signal, SIGINT);
+  uv_signal_start(&m->sigterm, on_signal, SIGTERM);
+  double period_ms = m->srate > 0 ? 1000.0 * (double)m->chunk / m->srate : 100.0;
+  uint64_t period = period_ms < 1 ? 1 : period_ms > 100 ? 100 : (uint64_t)period_ms;
+  m->start_ns = uv_hrtime();
+  m->t0 = dp_lsl_local_clock();
+  uv_timer_start(&m->timer, on_tick, 0, period);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+
+  fprintf(stderr, "dp-mock-stream: stopped after %llu samples\n", (unsigned long long)m->sent);
+}
+
 int main(int argc, char **argv) {
   struct mock m = {.type = "EEG",
                    .channels = 8,
@@ -245,33 +270,13 @@ int main(int argc, char **argv) {
   m.times = calloc(m.chunk, sizeof *m.times);
   if (m.buf == NULL || m.text == NULL || m.times == NULL) {
     fprintf(stderr, "dp-mock-stream: out of memory\n");
-    return 1;
-  }
-  if (open_outlets(&m) != 0) {
+    m.exit_code = 1;
+  } else if (open_outlets(&m) != 0) {
     fprintf(stderr, "dp-mock-stream: %s\n", dp_error_detail());
-    return 1;
+    m.exit_code = 1;
+  } else {
+    publish(&m);
   }
-  printf("dp-mock-stream: publishing '%s' (%s, %zu ch %s @ %g Hz, source_id '%s')%s\n", m.name,
-         m.type, m.channels, dp_dtype_name(m.format), m.srate, m.source_id,
-         m.markers ? " and markers" : "");
-  fflush(stdout);
-
-  uv_loop_t *loop = uv_default_loop();
-  uv_timer_init(loop, &m.timer);
-  uv_signal_init(loop, &m.sigint);
-  uv_signal_init(loop, &m.sigterm);
-  m.timer.data = m.sigint.data = m.sigterm.data = &m;
-  uv_signal_start(&m.sigint, on_signal, SIGINT);
-  uv_signal_start(&m.sigterm, on_signal, SIGTERM);
-  double period_ms = m.srate > 0 ? 1000.0 * (double)m.chunk / m.srate : 100.0;
-  uint64_t period = period_ms < 1 ? 1 : period_ms > 100 ? 100 : (uint64_t)period_ms;
-  m.start_ns = uv_hrtime();
-  m.t0 = dp_lsl_local_clock();
-  uv_timer_start(&m.timer, on_tick, 0, period);
-  uv_run(loop, UV_RUN_DEFAULT);
-  uv_loop_close(loop);
-
-  fprintf(stderr, "dp-mock-stream: stopped after %llu samples\n", (unsigned long long)m.sent);
   dp_lsl_outlet_free(m.out);
   dp_lsl_outlet_free(m.marker_out);
   free(m.buf);

@@ -30,11 +30,12 @@
  *   on every (re)connection.
  * - Faults: an outlet that goes away and comes back is picked up again without
  *   the caller doing anything: liblsl's own recovery for streams with a
- *   source_id; for streams without one liblsl gives up, and update() then
- *   looks for a stream of the same name, type, channel count and format in the
- *   background (never blocking) and reconnects to it. The buffer and its data
- *   are kept across a recovery. is_flowing()/seconds_since_last() tell whether
- *   data arrives.
+ *   source_id (the watcher notices it and re-reads the metadata when the
+ *   outlet is a new one); for streams without one liblsl gives up, and
+ *   update() then looks for a stream of the same name, type, channel count and
+ *   format with a resolver running in liblsl's background and reconnects to
+ *   it. The buffer and its data are kept across a recovery.
+ *   is_flowing()/seconds_since_last() tell whether data arrives.
  * - Clock synchronisation and dejitter (liblsl post-processing) are off by
  *   default, as in Python.
  *
@@ -99,7 +100,10 @@ DP_EXTERN int dp_stream_watcher_set_stall_timeout(dp_stream_watcher_t *sw, doubl
  * zero channels; DP_ELSL when liblsl fails; DP_ENOLSL; DP_ENOMEM. */
 DP_EXTERN int dp_stream_watcher_connect(dp_stream_watcher_t *sw, double timeout_s);
 
-/* Pulls all available samples into the buffer without waiting. Returns the
+/* Pulls all available samples into the buffer without waiting for new ones.
+ * Only the update that picks up a restarted outlet waits, for the new
+ * outlet's metadata: milliseconds on one machine, at most 10 s when the
+ * watcher reopens the stream itself, 1.5 s after a liblsl recovery. Returns the
  * number of samples pulled (0 if none), adding it to n_new; DP_ESTATE when
  * not connected; DP_ENOMEM if a string could not be copied. A lost stream is
  * not an error: update() returns 0 while it looks for the stream again. */
@@ -153,8 +157,8 @@ DP_EXTERN bool dp_stream_watcher_is_flowing(const dp_stream_watcher_t *sw);
  * process), or a negative value when none has arrived since connect. */
 DP_EXTERN double dp_stream_watcher_seconds_since_last(const dp_stream_watcher_t *sw);
 
-/* How often the watcher reconnected to a restarted outlet by itself (only
- * the recoveries done by the watcher; liblsl's own are silent). */
+/* How often the stream came back from a new outlet (a restart): reconnections
+ * by the watcher, and liblsl's recoveries onto a new outlet. */
 DP_EXTERN unsigned dp_stream_watcher_recoveries(const dp_stream_watcher_t *sw);
 
 #ifdef __cplusplus

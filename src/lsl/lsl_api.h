@@ -110,6 +110,7 @@ enum {
   XX(int32_t, push_chunk_strtp, (lsl_outlet, const char **, unsigned long, double, int32_t))
 
 typedef struct dp_lsl_api {
+/* NOLINTNEXTLINE(bugprone-macro-parentheses): a type and a parameter list */
 #define DP_LSL_MEMBER(ret, name, params) ret(*name) params;
   DP_LSL_FUNCS(DP_LSL_MEMBER)
 #undef DP_LSL_MEMBER

@@ -49,17 +49,18 @@ int dp_lsl_info_from(const dp_lsl_api_t *lsl, lsl_streaminfo src, dp_lsl_stream_
 
 int dp_lsl_info_list(const dp_lsl_api_t *lsl, lsl_streaminfo *infos, size_t n,
                      dp_lsl_stream_info_t **out, size_t *out_n) {
-  int rc = 0;
   *out = NULL;
   *out_n = 0;
-  dp_lsl_stream_info_t *list = n > 0 ? calloc(n, sizeof *list) : NULL;
-  if (n > 0 && list == NULL) rc = dp_error_set(DP_ENOMEM, "out of memory listing streams");
+  dp_lsl_stream_info_t *list = NULL;
   size_t done = 0;
+  int rc = 0;
+  if (n > 0 && (list = calloc(n, sizeof *list)) == NULL)
+    rc = dp_error_set(DP_ENOMEM, "out of memory listing streams");
   for (size_t i = 0; i < n; i++) {
-    if (rc == 0 && dp_lsl_info_from(lsl, infos[i], &list[done]) == 0)
-      done++;
-    else if (rc == 0)
-      rc = DP_ENOMEM;
+    if (list != NULL && rc == 0) {
+      rc = dp_lsl_info_from(lsl, infos[i], &list[done]);
+      if (rc == 0) done++;
+    }
     lsl->destroy_streaminfo(infos[i]);
   }
   if (rc != 0) {
@@ -120,7 +121,7 @@ static int resolve(const char *predicate, int minimum, double wait_s, dp_lsl_str
   *n = 0;
   const dp_lsl_api_t *lsl = dp_lsl_api();
   if (lsl == NULL) return DP_ENOLSL;
-  lsl_streaminfo *infos = malloc(DP_LSL_MAX_LISTED * sizeof *infos);
+  lsl_streaminfo *infos = calloc(DP_LSL_MAX_LISTED, sizeof(lsl_streaminfo));
   if (infos == NULL) return dp_error_set(DP_ENOMEM, "out of memory listing streams");
   int got = dp_lsl_resolve_poll(lsl, predicate, minimum, wait_s, infos, DP_LSL_MAX_LISTED);
   int rc = got < 0 ? got : dp_lsl_info_list(lsl, infos, (size_t)got, out, n);
@@ -153,8 +154,8 @@ size_t dp_lsl_stream_describe(const dp_lsl_stream_info_t *info, char *buf, size_
 }
 
 void dp_lsl_describe_visible(char *buf, size_t size, double wait_s) {
-  dp_lsl_stream_info_t *list;
-  size_t n;
+  dp_lsl_stream_info_t *list = NULL;
+  size_t n = 0;
   if (dp_lsl_list_streams(&list, &n, wait_s) != 0 || n == 0) {
     snprintf(buf, size,
              "no LSL streams are visible (is the outlet running, and on the same "

@@ -93,7 +93,8 @@ int dp_stream_watcher_update(dp_stream_watcher_t *sw) {
     sw->got_any = true;
     /* liblsl recovers streams with a source_id silently: notice it by the
      * clock reset it reports, or by samples resuming after a stall. */
-    if (sw->info.source_id[0] != '\0' && (sw->lsl->was_clock_reset(sw->inlet) || resumed))
+    if (sw->inlet != NULL && sw->info.source_id[0] != '\0' &&
+        (sw->lsl->was_clock_reset(sw->inlet) || resumed))
       dp_sw_check_restarted(sw);
   }
   return n;

@@ -18,7 +18,8 @@
 
 /* How long liblsl's continuous resolver keeps a stream no longer seen. */
 #define DP_SW_FORGET_AFTER 5.0
-/* Waits of the restart check (once per resume after a stall). */
+/* Waits of the restart check (only after liblsl reported a recovery or
+ * samples resumed after a stall). */
 #define DP_SW_CHECK_RESOLVE_S 0.5
 #define DP_SW_CHECK_INFO_S    1.0
 

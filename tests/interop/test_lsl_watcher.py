@@ -358,3 +358,20 @@ def test_library_path_and_version(lib):
     assert lib.dp_lsl_library_version() == pylsl.library_version()
     assert lib.dp_lsl_library_path().decode().endswith("liblsl.so.2")
     assert abs(lib.dp_lsl_local_clock() - pylsl.local_clock()) < 1.0
+
+
+def test_clock_sync_applies_liblsls_offset(watchers):
+    name, n = unique(), 50
+    outlet = make_outlet(name, 1, 100.0)
+    w = watchers(name)
+    assert w.lib.dp_stream_watcher_set_postprocessing(w.ptr, 1) == 0  # DP_LSL_CLOCKSYNC
+    assert w.connect(10.0) == 0, w.error()
+    assert outlet.wait_for_consumers(5.0)
+    stamps = 300.0 + np.arange(n) / 100.0
+    outlet.push_chunk([[float(i)] for i in range(n)], stamps.tolist())
+    drain(w, n)
+    _, t = w.newest(n)
+    shift = t - stamps
+    # one machine: the offset liblsl estimates is tiny, but it is applied to every sample
+    assert np.all(np.abs(shift) < 0.01) and np.ptp(shift) < 1e-6
+    assert shift[0] != 0.0
