@@ -1,17 +1,17 @@
 /* bench_lsl.c - what reading an LSL stream costs the module's thread, against
- * a stream published by another process (dp-mock-stream, started by
- * bench/suite_lsl.py):
+ * a stream published by another process (started by bench/suite_lsl.py):
  *
  *   bench-lsl --name N --mode ours|raw|latency [--seconds S] [--period-ms P]
+ *             [--chunk C]
  *
  * ours:    dp_stream_watcher_update() every P ms (a module's loop);
  * raw:     the same loop calling liblsl's lsl_pull_chunk_f into one
  *          preallocated buffer, nothing else (the limit of any watcher);
  * latency: update() in a tight loop; for every sample that ends one of the
  *          publisher's chunks (ramp value % --chunk == --chunk - 1), liblsl's
- *          clock when it became visible minus its timestamp (the publisher
- *          stamps a sample when it is due and pushes each chunk once its last
- *          sample is due, so this is push-to-visible plus timer lateness).
+ *          clock when it became visible minus its timestamp; with
+ *          bench/lsl_publisher.py, whose chunks liblsl stamps at the push,
+ *          that is the delay from push to visible.
  * CPU time is this thread's (CLOCK_THREAD_CPUTIME_ID) inside the measured
  * calls. Prints one JSON line. */
 #include <dareplane/dareplane.h>
@@ -143,9 +143,13 @@ int main(int argc, char **argv) {
       seconds = strtod(argv[i + 1], NULL);
     else if (strcmp(argv[i], "--period-ms") == 0)
       period_ms = (unsigned)strtoul(argv[i + 1], NULL, 10);
+    else if (strcmp(argv[i], "--chunk") == 0)
+      chunk = strtoull(argv[i + 1], NULL, 10);
   }
+  if (chunk == 0) chunk = 1;
   if (name == NULL) {
-    fprintf(stderr, "usage: bench-lsl --name N --mode ours|raw|latency [--seconds S]\n");
+    fprintf(stderr,
+            "usage: bench-lsl --name N --mode ours|raw|latency [--seconds S] [--chunk C]\n");
     return 2;
   }
   if (strcmp(mode, "raw") == 0) return run_raw(name, seconds, period_ms);
