@@ -375,3 +375,17 @@ def test_clock_sync_applies_liblsls_offset(watchers):
     # one machine: the offset liblsl estimates is tiny, but it is applied to every sample
     assert np.all(np.abs(shift) < 0.01) and np.ptp(shift) < 1e-6
     assert shift[0] != 0.0
+
+
+def test_incomplete_channel_metadata_falls_back_per_channel(watchers):
+    name = unique()
+    info = pylsl.StreamInfo(name, "EEG", 4, 100.0, pylsl.cf_float32, "")
+    chans = info.desc().append_child("channels")
+    chans.append_child("channel").append_child_value("label", "Cz")
+    chans.append_child("channel").append_child_value("unit", "uV")  # no label
+    chans.append_child("channel").append_child_value("label", "Pz")
+    _outlet = pylsl.StreamOutlet(info)  # 3 of 4 channels described
+    w = watchers(name)
+    assert w.connect(10.0) == 0, w.error()
+    assert w.channel_names == ["Cz", "ch_2", "Pz", "ch_4"]
+    assert w.units == ["", "uV", "", ""]
