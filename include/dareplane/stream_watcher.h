@@ -103,7 +103,7 @@ DP_EXTERN int dp_stream_watcher_connect(dp_stream_watcher_t *sw, double timeout_
 /* Pulls all available samples into the buffer without waiting for new ones.
  * Only the update that picks up a restarted outlet waits, for the new
  * outlet's metadata: milliseconds on one machine, at most 10 s when the
- * watcher reopens the stream itself, 1.5 s after a liblsl recovery. Returns the
+ * watcher reopens the stream itself, 1 s after a liblsl recovery. Returns the
  * number of samples pulled (0 if none), adding it to n_new; DP_ESTATE when
  * not connected; DP_ENOMEM if a string could not be copied. A lost stream is
  * not an error: update() returns 0 while it looks for the stream again. */

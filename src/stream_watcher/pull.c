@@ -95,7 +95,8 @@ int dp_stream_watcher_update(dp_stream_watcher_t *sw) {
      * clock reset it reports, or by samples resuming after a stall. */
     if (sw->inlet != NULL && sw->info.source_id[0] != '\0' &&
         (sw->lsl->was_clock_reset(sw->inlet) || resumed))
-      dp_sw_check_restarted(sw);
+      dp_sw_start_restart_check(sw);
   }
+  if (!sw->lost && sw->resolver != NULL) dp_sw_poll_restart_check(sw);
   return n;
 }

@@ -32,7 +32,9 @@ struct dp_stream_watcher {
 
   lsl_inlet inlet;                  /* NULL when disconnected or lost */
   bool lost;                        /* connected, but the outlet is gone */
-  lsl_continuous_resolver resolver; /* looking for the outlet while lost */
+  lsl_continuous_resolver resolver; /* looking for the outlet while lost, or
+                                       for a new outlet during a restart check */
+  uint64_t check_until_ns;          /* end of the restart check */
   char *recover_query;              /* predicate matching a restarted outlet */
   dp_lsl_stream_info_t info;        /* the stream as connected */
   bool have_info;
@@ -73,8 +75,12 @@ void dp_sw_on_lost(dp_stream_watcher_t *sw);
 /* While lost: reconnect if the stream is visible again. Never blocks on the
  * network (the resolver runs in liblsl's background). */
 void dp_sw_try_reconnect(dp_stream_watcher_t *sw);
-/* Samples arrived after a stall on a stream liblsl recovers by itself: when
- * its outlet was restarted (new uid), re-read the metadata. */
-void dp_sw_check_restarted(dp_stream_watcher_t *sw);
+/* liblsl recovered the stream (or samples resumed after a stall): start
+ * looking, in the background, whether it comes from a new outlet now. */
+void dp_sw_start_restart_check(dp_stream_watcher_t *sw);
+/* During a restart check: when a new outlet (new uid) is visible, re-read its
+ * metadata (one short wait for its full info) and end the check; the check
+ * also ends after a few seconds. Otherwise never blocks. */
+void dp_sw_poll_restart_check(dp_stream_watcher_t *sw);
 
 #endif /* DP_WATCHER_INTERNAL_H */
