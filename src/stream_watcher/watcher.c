@@ -84,6 +84,7 @@ static void free_stream_state(dp_stream_watcher_t *sw) {
   sw->chunk = NULL;
   sw->chunk_t = NULL;
   dp_sw_free_metadata(sw);
+  sw->n_ch = 0;
   if (sw->have_info) dp_lsl_info_clear(&sw->info);
   sw->have_info = false;
   free(sw->recover_query);

@@ -389,3 +389,19 @@ def test_incomplete_channel_metadata_falls_back_per_channel(watchers):
     assert w.connect(10.0) == 0, w.error()
     assert w.channel_names == ["Cz", "ch_2", "Pz", "ch_4"]
     assert w.units == ["", "uV", "", ""]
+
+
+def test_connecting_again_takes_the_new_stream_and_rereads_labels(watchers):
+    name = unique()
+    first = make_outlet(name, 2, 100.0, labels=["a", "b"])
+    w = watchers(name)
+    assert w.connect(10.0) == 0, w.error()
+    assert (w.channel_names, w.capacity) == (["a", "b"], 200)
+    del first
+    gc.collect()
+    _second = make_outlet(name, 3, 50.0, pylsl.cf_int16, labels=["x", "y", "z"])
+    wait_until(lambda: w.connect(0.5) == 0, 15.0, what="the second outlet")
+    assert (w.channel_names, w.capacity, w.dtype_code) == (["x", "y", "z"], 100, 5)
+    w.lib.dp_stream_watcher_set_predicate(w.ptr, f"name='{unique('gone')}'".encode())
+    assert w.connect(0.2) == -10  # a failed connect leaves it disconnected
+    assert not w.lib.dp_stream_watcher_connected(w.ptr) and w.update() == -14
