@@ -6,6 +6,9 @@
 #include "dareplane/common.h"
 #include "dareplane/error.h"
 #include "dareplane/log.h"
+#include "dareplane/lsl.h"
+#include "dareplane/lsl_outlet.h"
 #include "dareplane/ringbuffer.h"
+#include "dareplane/stream_watcher.h"
 
 #endif /* DAREPLANE_H */
