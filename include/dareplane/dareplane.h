@@ -7,5 +7,6 @@
 #include "dareplane/error.h"
 #include "dareplane/log.h"
 #include "dareplane/ringbuffer.h"
+#include "dareplane/server.h"
 
 #endif /* DAREPLANE_H */
