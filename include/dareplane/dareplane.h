@@ -6,6 +6,8 @@
 #include "dareplane/common.h"
 #include "dareplane/error.h"
 #include "dareplane/log.h"
+#include "dareplane/client.h"
+#include "dareplane/module.h"
 #include "dareplane/ringbuffer.h"
 #include "dareplane/server.h"
 
