@@ -95,7 +95,7 @@ bench: deps $(BENCH_BUILD)/CMakeCache.txt
 
 lint: build
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
-	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.c' 'tools/*.c')
+	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.c' 'tools/*.c' 'examples/*.c')
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 

@@ -39,7 +39,7 @@ int main(void) {
 
   size_t channels = CHANNELS;
   dp_ringbuffer_t *rb;
-  int rc = dp_ringbuffer_new(&rb, DP_FLOAT32, SRATE * SECONDS, &channels, 1);
+  int rc = dp_ringbuffer_new(&rb, DP_FLOAT32, (size_t)SRATE * SECONDS, &channels, 1);
   if (rc < 0) {
     fprintf(stderr, "dp_ringbuffer_new: %s\n", dp_strerror(rc));
     return 1;

@@ -102,8 +102,7 @@ DP_EXTERN int dp_ringbuffer_unfold(const dp_ringbuffer_t *rb, void *data, double
  * `data` (n x frame elements) and `times` (n doubles); either may be NULL.
  * This equals the last n rows of dp_ringbuffer_unfold() without unfolding the
  * rest. Returns 0; DP_ERANGE when n > capacity; DP_EINVAL for a NULL buffer. */
-DP_EXTERN int dp_ringbuffer_newest(const dp_ringbuffer_t *rb, size_t n, void *data,
-                                   double *times);
+DP_EXTERN int dp_ringbuffer_newest(const dp_ringbuffer_t *rb, size_t n, void *data, double *times);
 
 /* Empties the buffer: zero data (strings freed), zero timestamps, write index
  * 0, last timestamp 0, total 0. Shape and type stay. NULL is a no-op. */

@@ -17,18 +17,18 @@ const char *dp_version_string(void) {
 
 const char *dp_strerror(int code) {
   if (code == 0) return "success";
-#define DP_STRERROR_CASE(name, value, msg) \
+#define DP_STRERROR_CASE(name, value, msg)                                                         \
   case value: return msg;
-  switch (code) { DP_ERRNO_MAP(DP_STRERROR_CASE) default: break; }
+  switch (code) { DP_ERRNO_MAP(DP_STRERROR_CASE) default : break; }
 #undef DP_STRERROR_CASE
   return "unknown error";
 }
 
 const char *dp_err_name(int code) {
   if (code == 0) return "DP_OK";
-#define DP_ERRNAME_CASE(name, value, msg) \
+#define DP_ERRNAME_CASE(name, value, msg)                                                          \
   case value: return #name;
-  switch (code) { DP_ERRNO_MAP(DP_ERRNAME_CASE) default: break; }
+  switch (code) { DP_ERRNO_MAP(DP_ERRNAME_CASE) default : break; }
 #undef DP_ERRNAME_CASE
   return "DP_E?";
 }

@@ -58,9 +58,9 @@ int dp_dtype_parse(const char *name, dp_dtype_t *out) {
   static const struct {
     const char *name;
     dp_dtype_t type;
-  } names[] = {{"float32", DP_FLOAT32}, {"float", DP_FLOAT32},     {"double64", DP_DOUBLE64},
+  } names[] = {{"float32", DP_FLOAT32}, {"float", DP_FLOAT32},    {"double64", DP_DOUBLE64},
                {"double", DP_DOUBLE64}, {"float64", DP_DOUBLE64}, {"string", DP_STRING},
-               {"int32", DP_INT32},     {"int16", DP_INT16},       {"int8", DP_INT8},
+               {"int32", DP_INT32},     {"int16", DP_INT16},      {"int8", DP_INT8},
                {"int64", DP_INT64}};
   if (name == NULL || out == NULL) return DP_EINVAL;
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -72,13 +72,12 @@ int dp_dtype_parse(const char *name, dp_dtype_t *out) {
   return DP_EINVAL;
 }
 
-int dp_ringbuffer_new(dp_ringbuffer_t **out, dp_dtype_t type, size_t capacity,
-                      const size_t *dims, size_t n_dims) {
+int dp_ringbuffer_new(dp_ringbuffer_t **out, dp_dtype_t type, size_t capacity, const size_t *dims,
+                      size_t n_dims) {
   if (out == NULL) return DP_EINVAL;
   *out = NULL;
   size_t elem = dp_dtype_size(type);
-  if (elem == 0 || capacity == 0 || dims == NULL || n_dims == 0 ||
-      n_dims > DP_RINGBUFFER_MAX_DIMS)
+  if (elem == 0 || capacity == 0 || dims == NULL || n_dims == 0 || n_dims > DP_RINGBUFFER_MAX_DIMS)
     return DP_EINVAL;
   size_t frame = 1;
   for (size_t i = 0; i < n_dims; i++) {
@@ -152,8 +151,8 @@ static int put_strings(dp_ringbuffer_t *rb, size_t slot, const char *const *src,
 }
 
 /* Writes `n` samples (n <= capacity - slot) at `slot`. */
-static int put_run(dp_ringbuffer_t *rb, size_t slot, const unsigned char *src,
-                   const double *times, size_t n) {
+static int put_run(dp_ringbuffer_t *rb, size_t slot, const unsigned char *src, const double *times,
+                   size_t n) {
   memcpy(rb->times + slot, times, n * sizeof(double));
   if (rb->type == DP_STRING) return put_strings(rb, slot, (const char *const *)src, n);
   memcpy(rb->data + slot * rb->frame_size, src, n * rb->frame_size);

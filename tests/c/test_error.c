@@ -12,9 +12,9 @@
 
 static void every_code_has_name_and_message(void **state) {
   (void)state;
-#define CHECK(name, value, msg)                                                           \
-  assert_string_equal(dp_strerror(value), msg);                                          \
-  assert_string_equal(dp_err_name(value), #name);                                        \
+#define CHECK(name, value, msg)                                                                    \
+  assert_string_equal(dp_strerror(value), msg);                                                    \
+  assert_string_equal(dp_err_name(value), #name);                                                  \
   assert_true((value) < 0);
   DP_ERRNO_MAP(CHECK)
 #undef CHECK
