@@ -69,6 +69,7 @@ test-asan: asan
 # leak fails the run.
 test-valgrind: build
 	@for t in $(BUILD)/bin/test_*; do \
+	  case $$t in *.log) continue;; esac; \
 	  echo "valgrind: $${t##*/}"; \
 	  DP_BIN_DIR=$(DP_BIN_DIR) valgrind -q --error-exitcode=99 --leak-check=full \
 	    --errors-for-leak-kinds=definite,indirect $$t >$$t.valgrind.log 2>&1 \

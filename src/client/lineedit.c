@@ -74,7 +74,7 @@ static void remember(dp_lineedit_t *le, const char *line) {
 static void submit(dp_lineedit_t *le) {
   le->line[le->len] = '\0';
   if (le->has_tty) {
-    printf("\r\n");
+    printf("\n"); /* libuv's raw mode keeps ONLCR: the terminal adds the \r */
     fflush(stdout);
   }
   char *line = strdup(le->line);
@@ -206,11 +206,8 @@ dp_lineedit_t *dp_lineedit_start(uv_loop_t *loop, const char *prompt, dp_lineedi
 
 void dp_lineedit_print(dp_lineedit_t *le, const char *text, size_t len) {
   if (le->has_tty) printf("\r\x1b[K");
-  for (size_t i = 0; i < len; i++) {
-    if (text[i] == '\n' && le->has_tty) out("\r", 1);
-    out(text + i, 1);
-  }
-  if (len == 0 || text[len - 1] != '\n') out(le->has_tty ? "\r\n" : "\n", le->has_tty ? 2 : 1);
+  out(text, len);
+  if (len == 0 || text[len - 1] != '\n') out("\n", 1);
   redraw(le);
   fflush(stdout);
 }
@@ -227,7 +224,7 @@ static void closed(uv_handle_t *h) {
 
 void dp_lineedit_stop(dp_lineedit_t *le) {
   uv_tty_reset_mode();
-  printf("\r\n");
+  printf("\n");
   fflush(stdout);
   uv_close((uv_handle_t *)&le->tty, closed);
 }

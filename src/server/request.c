@@ -5,7 +5,6 @@
 
 #include "common/error_internal.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +48,10 @@ int64_t dp_request_int(const dp_request_t *req, const char *key, int64_t def) {
   json_t *v = value(req, key);
   if (v == NULL) return def;
   if (json_is_integer(v)) return (int64_t)json_integer_value(v);
-  double d = json_is_real(v) ? json_real_value(v) : NAN;
-  if (d == floor(d) && fabs(d) < 9.2e18) return (int64_t)d;
+  if (json_is_real(v)) { /* an integral real such as 4.0 (no libm needed) */
+    double d = json_real_value(v);
+    if (d > -9.2e18 && d < 9.2e18 && d == (double)(int64_t)d) return (int64_t)d;
+  }
   wrong_type(req, key, "an integer");
   return def;
 }
