@@ -21,6 +21,9 @@ struct dp_conn {
   char *buf; /* bytes of a command that has no terminator yet */
   size_t len, cap;
   size_t writes_pending;
+  char *out; /* replies gathered while a read is handled: one write per read */
+  size_t out_len, out_cap;
+  bool batching;
   int open_handles;
   bool closing;
 };
@@ -165,6 +168,7 @@ static void conn_handle_closed(uv_handle_t *h) {
   if (--c->open_handles > 0) return;
   dp_server_t *srv = c->srv;
   free(c->buf);
+  free(c->out);
   free(c);
   maybe_finish(srv);
 }
@@ -197,8 +201,41 @@ static void write_cb(uv_write_t *req, int status) {
   }
 }
 
+static void write_now(dp_conn_t *c, const char *data, size_t len);
+
 void dp_conn_send(dp_conn_t *c, const char *data, size_t len) {
   if (c->closing || len == 0) return;
+  if (c->batching) {
+    if (c->out_len + len > c->out_cap) {
+      size_t cap = (c->out_len + len) * 2;
+      char *b = realloc(c->out, cap);
+      if (b == NULL) {
+        write_now(c, data, len); /* no room to gather: write in place */
+        return;
+      }
+      c->out = b;
+      c->out_cap = cap;
+    }
+    memcpy(c->out + c->out_len, data, len);
+    c->out_len += len;
+    return;
+  }
+  write_now(c, data, len);
+}
+
+/* Ends a batch: writes what the handled read produced. */
+static void flush(dp_conn_t *c) {
+  c->batching = false;
+  if (c->out_len > 0 && !c->closing) write_now(c, c->out, c->out_len);
+  c->out_len = 0;
+  if (c->out_cap > 64 * 1024) { /* do not keep a huge buffer around */
+    free(c->out);
+    c->out = NULL;
+    c->out_cap = 0;
+  }
+}
+
+static void write_now(dp_conn_t *c, const char *data, size_t len) {
   size_t done = 0;
   if (c->writes_pending == 0) {
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
@@ -346,7 +383,9 @@ static void idle_cb(uv_timer_t *t) {
   dp_conn_t *c = t->data;
   size_t n = c->len;
   c->len = 0;
+  c->batching = true;
   if (n > 0) handle(c, c->buf, n);
+  flush(c);
 }
 
 /* Appends `n` fresh bytes to the connection's stream and runs every command
@@ -413,7 +452,9 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   dp_conn_t *c = s->data;
   if (nread > 0) {
+    c->batching = true;
     feed(c, buf->base, (size_t)nread);
+    flush(c);
   } else if (nread < 0) {
     if (nread != UV_EOF)
       dp_log_info(c->srv->log, "client %llu: %s", (unsigned long long)c->id,
