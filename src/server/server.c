@@ -21,7 +21,8 @@ struct dp_conn {
   char *buf; /* bytes of a command that has no terminator yet */
   size_t len, cap;
   size_t writes_pending;
-  char *out; /* replies gathered while a read is handled: one write per read */
+  size_t queued; /* bytes in pending writes (a client that never reads) */
+  char *out;     /* replies gathered while a read is handled: one write per read */
   size_t out_len, out_cap;
   bool batching;
   int open_handles;
@@ -31,8 +32,14 @@ struct dp_conn {
 typedef struct {
   uv_write_t req;
   dp_conn_t *conn;
+  size_t len;
   char data[];
 } write_req_t;
+
+/* A client that reads none of its replies is cut off beyond this. */
+#define MAX_QUEUED_BYTES (16u * 1024u * 1024u)
+/* After CLOSE, connections get this long to take their last replies. */
+#define LINGER_MS 2000
 
 static const char *const builtin_names[] = {"STOP", "CLOSE", "GET_PCOMMS", "UP"};
 
@@ -81,7 +88,8 @@ dp_server_t *dp_server_new(const dp_server_opts_t *opts) {
   if (uv_loop_init(&srv->loop) != 0) goto nomem;
   uv_async_init(&srv->loop, &srv->wake, wake_cb);
   uv_timer_init(&srv->loop, &srv->reaper);
-  srv->wake.data = srv->reaper.data = srv;
+  uv_timer_init(&srv->loop, &srv->linger);
+  srv->wake.data = srv->reaper.data = srv->linger.data = srv;
   uv_mutex_init(&srv->out_lock);
   srv->out_tail = &srv->out_head;
   srv->next_conn_id = srv->next_worker_id = 1;
@@ -192,6 +200,7 @@ static void conn_close(dp_conn_t *c) {
 static void write_cb(uv_write_t *req, int status) {
   write_req_t *w = (write_req_t *)req;
   dp_conn_t *c = w->conn;
+  c->queued -= w->len;
   free(w);
   c->writes_pending--;
   if (status < 0 && status != UV_ECANCELED && !c->closing) {
@@ -250,6 +259,14 @@ static void write_now(dp_conn_t *c, const char *data, size_t len) {
     }
   }
   if (done == len) return;
+  if (c->queued + (len - done) > MAX_QUEUED_BYTES) {
+    dp_log_error(c->srv->log,
+                 "client %llu reads none of its replies (%zu bytes queued); "
+                 "disconnecting it",
+                 (unsigned long long)c->id, c->queued);
+    conn_close(c);
+    return;
+  }
   write_req_t *w = malloc(sizeof *w + (len - done));
   if (w == NULL) {
     dp_log_error(c->srv->log, "client %llu: no memory to queue %zu bytes, closing it",
@@ -259,6 +276,7 @@ static void write_now(dp_conn_t *c, const char *data, size_t len) {
   }
   memcpy(w->data, data + done, len - done);
   w->conn = c;
+  w->len = len - done;
   uv_buf_t b = uv_buf_init(w->data, (unsigned)(len - done));
   if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb) != 0) {
     free(w);
@@ -266,6 +284,7 @@ static void write_now(dp_conn_t *c, const char *data, size_t len) {
     return;
   }
   c->writes_pending++;
+  c->queued += w->len;
 }
 
 static void error_reply(dp_conn_t *c, const char *fmt, ...) DP_PRINTF(2, 3);
@@ -552,6 +571,12 @@ static void shutdown_cb(uv_shutdown_t *req, int status) {
   conn_close(c);
 }
 
+/* Connections still waiting for their last replies to drain are cut. */
+static void linger_cb(uv_timer_t *t) {
+  dp_server_t *srv = t->data;
+  while (srv->conns != NULL) conn_close(srv->conns);
+}
+
 static void begin_shutdown(dp_server_t *srv) {
   if (srv->closing) return;
   srv->closing = true;
@@ -573,6 +598,7 @@ static void begin_shutdown(dp_server_t *srv) {
       conn_close(c);
     }
   }
+  if (srv->conns != NULL) uv_timer_start(&srv->linger, linger_cb, LINGER_MS, 0);
   maybe_finish(srv);
 }
 
@@ -584,6 +610,7 @@ static void maybe_finish(dp_server_t *srv) {
   uv_mutex_unlock(&srv->out_lock);
   uv_close((uv_handle_t *)&srv->wake, NULL);
   uv_close((uv_handle_t *)&srv->reaper, NULL);
+  uv_close((uv_handle_t *)&srv->linger, NULL);
 }
 
 void dp_server_check_finish(dp_server_t *srv) {

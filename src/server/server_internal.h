@@ -37,6 +37,7 @@ struct dp_server {
   uv_tcp_t listener;
   uv_async_t wake;   /* other threads: queued output, ended workers, close */
   uv_timer_t reaper; /* ticks while workers are being stopped */
+  uv_timer_t linger; /* bounds how long shutdown waits for slow readers */
   bool listening;
   bool running;
   bool closing; /* shutdown has begun (loop thread) */

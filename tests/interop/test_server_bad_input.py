@@ -107,3 +107,19 @@ def test_client_vanishing_mid_command(procs, port, tmp_path):
     other = mu.Client(port)
     assert other.request(b'ECHO|{"text": "still here"};', b"still here") == b"still here"
     assert p.poll() is None
+
+
+def test_client_that_never_reads_its_replies_is_cut_off(procs, port, tmp_path):
+    p, log = start(procs, port, tmp_path)
+    greedy = mu.Client(port)
+    greedy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    cmd = ('ECHO|{"text": "%s"};' % ("z" * 60000)).encode()
+    greedy.sock.settimeout(10)
+    try:
+        for _ in range(600):  # 36 MB of replies that are never read
+            greedy.send(cmd)
+    except OSError:
+        pass  # cut off while still sending
+    logged(log, "reads none of its replies")
+    assert mu.Client(port).request(b"UP;", b"1") == b"1"
+    assert p.poll() is None
