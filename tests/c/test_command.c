@@ -4,9 +4,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "confine_logs.h"
+#include <uv.h>
 
 #include "server/server_internal.h"
 
@@ -172,6 +177,7 @@ static void accessors(void **state) {
 }
 
 int main(void) {
+  confine_network_logs();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(bare_and_kwargs), cmocka_unit_test(positional_arguments),
       cmocka_unit_test(cleaning),        cmocka_unit_test(rejected),

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "confine_logs.h"
 #include <uv.h>
 
 #include "common/error_internal.h"
@@ -255,6 +257,7 @@ static void client_errors(void **state) {
 }
 
 int main(void) {
+  confine_network_logs();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(registration_rules, setup, teardown),
       cmocka_unit_test_setup_teardown(builtins_and_replies, setup, teardown),
