@@ -29,6 +29,13 @@ static void usage(FILE *f) {
              "defaults: --host 127.0.0.1 --port 8080 --timeout 1 --attempts 1\n");
 }
 
+/* A whole-string number, or false. */
+static bool number(const char *text, double *out) {
+  char *end;
+  *out = strtod(text, &end);
+  return end != text && *end == '\0';
+}
+
 static void print_reply(const char *reply, size_t len) {
   fwrite(reply, 1, len, stdout);
   if (len == 0 || reply[len - 1] != '\n') fputc('\n', stdout);
@@ -117,7 +124,7 @@ int main(int argc, char **argv) {
   dp_client_opts_t o;
   dp_client_opts_init(&o);
   o.attempts = 1;
-  double timeout = 1.0;
+  double timeout = 1.0, value = 0;
   bool interactive = false;
   int first_cmd = argc;
   for (int i = 1; i < argc; i++) {
@@ -130,12 +137,15 @@ int main(int argc, char **argv) {
       interactive = true;
     } else if (strcmp(a, "--host") == 0 && has_value) {
       o.host = argv[++i];
-    } else if (strcmp(a, "--port") == 0 && has_value) {
-      o.port = atoi(argv[++i]);
-    } else if (strcmp(a, "--timeout") == 0 && has_value) {
-      timeout = atof(argv[++i]);
-    } else if (strcmp(a, "--attempts") == 0 && has_value) {
-      o.attempts = atoi(argv[++i]);
+    } else if (strcmp(a, "--port") == 0 && has_value && number(argv[i + 1], &value)) {
+      o.port = value >= 1 && value <= 65535 ? (int)value : 0;
+      i++;
+    } else if (strcmp(a, "--timeout") == 0 && has_value && number(argv[i + 1], &value)) {
+      timeout = value;
+      i++;
+    } else if (strcmp(a, "--attempts") == 0 && has_value && number(argv[i + 1], &value)) {
+      o.attempts = value >= 1 && value <= 1000 ? (int)value : 0;
+      i++;
     } else if (strncmp(a, "--", 2) == 0 && a[2] != '\0') {
       fprintf(stderr, "dp-send: unknown option %s\n", a);
       usage(stderr);
@@ -145,7 +155,7 @@ int main(int argc, char **argv) {
       break;
     }
   }
-  if (o.port <= 0 || o.port > 65535 || !(timeout > 0) || (!interactive && first_cmd == argc)) {
+  if (o.port <= 0 || o.attempts <= 0 || !(timeout > 0) || (!interactive && first_cmd == argc)) {
     usage(stderr);
     return 2;
   }

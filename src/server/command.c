@@ -121,7 +121,7 @@ bool dp_command_is_complete(const char *buf, size_t len, bool one_read, dp_comma
     while (end > 0 && blank(s + end - 1, 1)) end--;
     if (end > 0 && s[end - 1] == '}') {
       size_t from = n; /* after the last '|' (s may hold NUL bytes: no strrchr) */
-      while (s[from - 1] != '|') from--;
+      while (from > 0 && s[from - 1] != '|') from--;
       json_t *obj = json_loadb(s + from, n - from, 0, NULL);
       complete = json_is_object(obj);
       json_decref(obj);

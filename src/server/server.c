@@ -37,7 +37,7 @@ typedef struct {
 } write_req_t;
 
 /* A client that reads none of its replies is cut off beyond this. */
-#define MAX_QUEUED_BYTES (16u * 1024u * 1024u)
+#define MAX_QUEUED_BYTES ((size_t)16 << 20)
 /* After CLOSE, connections get this long to take their last replies. */
 #define LINGER_MS 2000
 
@@ -52,7 +52,7 @@ void dp_server_opts_init(dp_server_opts_t *opts) {
   opts->ip = "127.0.0.1";
   opts->port = 8080;
   opts->backlog = 511;
-  opts->max_command_len = 64 * 1024;
+  opts->max_command_len = (size_t)64 * 1024;
   opts->idle_ms = 50;
   opts->stop_grace_s = 2.0;
   opts->join_timeout_s = 2.0;
@@ -237,7 +237,7 @@ static void flush(dp_conn_t *c) {
   c->batching = false;
   if (c->out_len > 0 && !c->closing) write_now(c, c->out, c->out_len);
   c->out_len = 0;
-  if (c->out_cap > 64 * 1024) { /* do not keep a huge buffer around */
+  if (c->out_cap > (size_t)64 * 1024) { /* do not keep a huge buffer around */
     free(c->out);
     c->out = NULL;
     c->out_cap = 0;
