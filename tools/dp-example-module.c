@@ -3,7 +3,7 @@
  * a grandchild, and a callback. The control room launches it as an "exe"
  * module; the tests and `make demo` drive it.
  *
- *   ECHO|{"text": "hi"}                 replies the text
+ *   ECHO|{"text": "hi"}                 replies the text (after --echo_prefix)
  *   COUNT|{"to": 10, "hz": 5}           thread worker: logs a count until done or STOP
  *   SPAWN|{"seconds": 30}               process worker: sh -> subshell -> sleep
  *         {"ignore_term": true}         ... with SIGTERM ignored by the whole tree
@@ -21,9 +21,8 @@
 static dp_logger_t *lg;
 
 static int echo(dp_request_t *req, void *user) {
-  (void)user;
-  const char *text = dp_request_string(req, "text", "");
-  return dp_request_reply(req, text, strlen(text));
+  const char *prefix = user; /* the module flag --echo_prefix */
+  return dp_request_replyf(req, "%s%s", prefix, dp_request_string(req, "text", ""));
 }
 
 typedef struct {
@@ -83,7 +82,8 @@ static int callback(dp_request_t *req, void *user) {
 static int setup(dp_server_t *srv, const dp_module_t *mod, void *user) {
   (void)user;
   lg = dp_log_get(dp_module_name(mod));
-  int rc = dp_server_add(srv, "ECHO", echo, NULL, "reply {\"text\": ...}");
+  int rc = dp_server_add(srv, "ECHO", echo, (void *)dp_module_get(mod, "echo_prefix"),
+                         "reply {\"text\": ...}");
   if (rc == 0)
     rc = dp_server_add(srv, "COUNT", count, NULL, "log a count {\"to\": N, \"hz\": F} in a thread");
   if (rc == 0)
@@ -96,8 +96,13 @@ static int setup(dp_server_t *srv, const dp_module_t *mod, void *user) {
 }
 
 int main(int argc, char **argv) {
+  static const dp_module_flag_t flags[] = {
+      {"echo_prefix", "", "text put before every ECHO reply"},
+      {NULL, NULL, NULL},
+  };
   dp_module_def_t def = {
       .name = "dp-example-module",
+      .flags = flags,
       .summary = "A Dareplane module in C that shows the libdareplane server API.",
       .setup = setup,
   };

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -18,6 +19,7 @@
 
 #include "common/error_internal.h"
 #include "dareplane/client.h"
+#include "dareplane/log.h"
 #include "dareplane/server.h"
 
 static int echo(dp_request_t *req, void *user) {
@@ -49,6 +51,17 @@ static void stubborn(dp_stop_t *stop, void *arg) {
   uv_sleep(300); /* longer than the join timeout */
 }
 
+typedef struct {
+  dp_server_t *srv;
+  uint64_t client;
+} whisper_t;
+
+static void whisperer(dp_stop_t *stop, void *arg) {
+  (void)stop;
+  whisper_t *w = arg;
+  dp_server_send_to(w->srv, w->client, "psst", 4);
+}
+
 static void quick(dp_stop_t *stop, void *arg) {
   (void)stop;
   (void)arg;
@@ -62,6 +75,19 @@ static int work(dp_request_t *req, void *user) {
   if (strcmp(kind, "sleep") == 0) {
     const char *argv[] = {"sleep", "30", NULL};
     return dp_request_start_process(req, argv, NULL, NULL, NULL);
+  }
+  if (strcmp(kind, "whisper") == 0) {
+    whisper_t *w = malloc(sizeof *w);
+    w->srv = dp_request_server(req);
+    w->client = dp_request_client(req);
+    return dp_request_start_thread(req, whisperer, w, free);
+  }
+  if (strcmp(kind, "pwd") == 0) { /* cwd and env reach the process */
+    const char *argv[] = {"/bin/sh", "-c", "pwd > \"$OUT.tmp\" && mv \"$OUT.tmp\" \"$OUT\"", NULL};
+    char var[600];
+    snprintf(var, sizeof var, "OUT=%s", dp_request_string(req, "out", ""));
+    const char *env[] = {var, NULL};
+    return dp_request_start_process(req, argv, "/", env, NULL);
   }
   if (strcmp(kind, "missing") == 0) {
     const char *argv[] = {"/nonexistent/program", NULL};
@@ -195,11 +221,53 @@ static void workers_and_callbacks(void **state) {
   assert_int_equal(dp_client_send(a, "WORK|{\"kind\": \"sleep\"}"), 0);
   assert_int_equal(dp_client_send(a, "WORK|{\"kind\": \"stubborn\"}"), 0);
   wait_workers(a, "3");
+  /* the server's console log goes to a file for the STOP */
+  char log_path[] = "/tmp/dp_test_server_log_XXXXXX";
+  int log_fd = mkstemp(log_path), saved_stderr = dup(2);
+  assert_true(log_fd >= 0 && saved_stderr >= 0);
+  dup2(log_fd, 2);
+  dp_logger_set_level(dp_log_get("dareplane.server"), DP_LOG_INFO);
+  dp_log_set_console(true);
   assert_int_equal(dp_client_send(a, "STOP"), 0);
   wait_workers(a, "0");
+  dp_log_set_console(false);
+  dp_logger_set_level(dp_log_get("dareplane.server"), DP_LOG_NOTSET);
+  fflush(stderr);
+  dup2(saved_stderr, 2);
+  close(saved_stderr);
+  char text[8192] = "";
+  ssize_t got = pread(log_fd, text, sizeof text - 1, 0);
+  close(log_fd);
+  remove(log_path);
+  assert_true(got > 0);
+  assert_non_null(strstr(text, "did not end within 0.1 s of STOP")); /* the stubborn one */
+  assert_non_null(strstr(text, "ended (late)"));
+  assert_non_null(strstr(text, "Closing process group"));
 
   assert_int_equal(dp_client_send(a, "WORK|{\"kind\": \"quick\"}"), 0);
-  wait_workers(a, "0"); /* left the book by itself */
+  wait_workers(a, "0");                              /* left the book by itself */
+  expect(b, "WORK|{\"kind\": \"whisper\"}", "psst"); /* from a thread, to b only */
+  assert_int_equal(dp_client_recv(a, &reply, &len, 0.1), DP_ETIMEDOUT);
+
+  char out[] = "/tmp/dp_test_server_XXXXXX";
+  int fd = mkstemp(out);
+  assert_true(fd >= 0);
+  close(fd);
+  remove(out);
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "WORK|{\"kind\": \"pwd\", \"out\": \"%s\"}", out);
+  assert_int_equal(dp_client_send(a, cmd), 0);
+  FILE *file = NULL;
+  for (uint64_t deadline = uv_hrtime() + 10000000000u; file == NULL; uv_sleep(10)) {
+    file = fopen(out, "r");
+    assert_true(file != NULL || uv_hrtime() < deadline);
+  }
+  char pwd[64] = "";
+  assert_non_null(fgets(pwd, sizeof pwd, file));
+  fclose(file);
+  remove(out);
+  assert_string_equal(pwd, "/\n");
+  wait_workers(a, "0");
   expect(a, "WORK|{\"kind\": \"missing\"}",
          "ERROR WORK failed: cannot start /nonexistent/program: no such file or directory\n");
   dp_client_close(a);

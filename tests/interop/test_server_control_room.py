@@ -123,13 +123,16 @@ def test_default_get_pcomms_follows_the_reference(procs, port):
     assert c.silent_for(0.1)  # no trailing newline or anything else
 
 
-@pytest.mark.parametrize("argv_style", [["--port", "{port}", "--name", "custom"],
-                                        ["--port={port}", "--name=custom"]])
+@pytest.mark.parametrize("argv_style", [["--port", "{port}", "--name", "custom",
+                                         "--echo-prefix", ">> "],
+                                        ["--port={port}", "--name=custom", "--echo_prefix=>> "]])
 def test_fire_style_flags(procs, port, argv_style):
     p = procs.start([mu.EXAMPLE, *[a.format(port=port) for a in argv_style]],
                     env=mu.module_env())
     helpers.wait_for_port(port)
-    assert mu.Client(port).greeting == b"Connected to custom\n"
+    c = mu.Client(port)
+    assert c.greeting == b"Connected to custom\n"
+    assert c.request(b'ECHO|{"text": "flag"};', b">> flag") == b">> flag"  # module's own flag
     assert p.poll() is None
 
 
@@ -137,7 +140,8 @@ def test_help_and_usage_errors():
     import subprocess
     out = subprocess.run([mu.EXAMPLE, "--help"], capture_output=True, text=True, timeout=10)
     assert out.returncode == 0
-    for word in ("--port", "--loglevel", "ECHO", "COUNT", "SPAWN", "CALLBACK", "STOP", "CLOSE"):
+    for word in ("--port", "--loglevel", "--echo_prefix", "ECHO", "COUNT", "SPAWN", "CALLBACK",
+                 "STOP", "CLOSE"):
         assert word in out.stdout
     bad = subprocess.run([mu.EXAMPLE, "--bogus=1"], capture_output=True, text=True, timeout=10)
     assert bad.returncode == 2 and "unknown flag --bogus" in bad.stderr
