@@ -155,6 +155,19 @@ static int drive(int port) {
   return rc;
 }
 
+/* How many lines of the log file came from the module's loggers. */
+static int count_module_records(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (f == NULL) return 0;
+  char line[4096];
+  int n = 0;
+  while (fgets(line, sizeof line, f) != NULL)
+    n += strstr(line, " - dareplane.server - ") != NULL ||
+         strstr(line, " - dp-example-module - ") != NULL;
+  fclose(f);
+  return n;
+}
+
 int main(void) {
   size_t size = sizeof bin_dir;
   if (uv_exepath(bin_dir, &size) != 0) return 1;
@@ -196,7 +209,11 @@ int main(void) {
   printf("== libdareplane demo: a control room in C drives dp-example-module ==\n");
   if (have_logserver) {
     char *args[] = {NULL, "--host", "127.0.0.1", "--port", lp, "--logfile", logfile, NULL};
-    printf("starting dp-logserver on 127.0.0.1:%d (log file %s)\n", log_port, logfile);
+    printf("starting dp-logserver on 127.0.0.1:%d (log file %s)\n"
+           "(the timestamped lines are the module's records as dp-logserver prints them)\n",
+           log_port, logfile);
+    fflush(stdout);
+    remove(logfile); /* dp-logserver appends: start the demo's file afresh */
     if (start(&logserver, "dp-logserver", args, NULL, true) != 0) goto out;
     dp_client_opts_t o; /* wait until it listens */
     dp_client_opts_init(&o);
@@ -210,6 +227,7 @@ int main(void) {
   }
   char *margs[] = {NULL, mp, "--loglevel=INFO", NULL};
   printf("starting dp-example-module on 127.0.0.1:%d\n", module_port);
+  fflush(stdout);
   if (start(&module, "dp-example-module", margs, env, !have_logserver) != 0) goto out;
 
   if (drive(module_port) == 0 && wait_exit(&module, 10.0))
@@ -228,6 +246,11 @@ out:
       uv_process_kill(&logserver.proc, SIGKILL);
       wait_exit(&logserver, 5.0);
     }
+  }
+  if (status == 0 && have_logserver) {
+    int n = count_module_records(logfile);
+    printf("%d records of the module reached dp-logserver and its log file\n", n);
+    if (n == 0) status = 1;
   }
   free(env);
   uv_run(uv_default_loop(), UV_RUN_DEFAULT);
