@@ -218,8 +218,10 @@ void dp_conn_send(dp_conn_t *c, const char *data, size_t len) {
     if (c->out_len + len > c->out_cap) {
       size_t cap = (c->out_len + len) * 2;
       char *b = realloc(c->out, cap);
-      if (b == NULL) {
-        write_now(c, data, len); /* no room to gather: write in place */
+      if (b == NULL) { /* no room to gather: write what we have, then this */
+        write_now(c, c->out, c->out_len);
+        c->out_len = 0;
+        write_now(c, data, len);
         return;
       }
       c->out = b;
@@ -383,8 +385,8 @@ static void too_long(dp_conn_t *c, size_t len) {
 }
 
 static int keep_remainder(dp_conn_t *c, const char *p, size_t n) {
-  if (p == c->buf) {
-    memmove(c->buf, p, n);
+  if (c->buf != NULL && p >= c->buf && p < c->buf + c->cap) {
+    memmove(c->buf, p, n); /* the fragment already lives in c->buf */
   } else {
     if (n > c->cap) {
       char *b = realloc(c->buf, n);
@@ -431,7 +433,7 @@ static void feed(dp_conn_t *c, const char *data, size_t n) {
     c->len = 0;
   }
   size_t start = 0;
-  for (size_t i = 0; i < len && !srv->closing; i++) {
+  for (size_t i = 0; i < len && !srv->closing && !c->closing; i++) {
     if (p[i] != ';' && p[i] != '\n') continue;
     if (i - start > srv->opts.max_command_len) {
       too_long(c, i - start);

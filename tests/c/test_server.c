@@ -205,6 +205,21 @@ static void builtins_and_replies(void **state) {
   assert_non_null(strstr(reply, "ERROR invalid JSON in the last piece of ECHO: "));
   assert_true(reply[len - 1] == '\n');
   free(reply);
+  /* a fragment continued by a read that ends one command and starts a longer
+   * one (the kept remainder overlaps the bytes before it in the buffer); each
+   * reply proves the server has handled the read before the next is sent */
+  char tail[61];
+  memset(tail, 'c', 60);
+  tail[60] = '\0';
+  char chunk[160];
+  snprintf(chunk, sizeof chunk, "P;UP;ECHO|{\"text\": \"%s", tail);
+  const char *const steps[][2] = {{"UP;U", "1"}, {chunk, "11"}, {"\"};", tail}};
+  for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(dp_client_send_raw(a, steps[i][0], strlen(steps[i][0])), 0);
+    assert_int_equal(dp_client_recv(a, &reply, &len, 5.0), 0);
+    assert_string_equal(reply, steps[i][1]);
+    free(reply);
+  }
   dp_client_close(a);
   dp_client_close(b);
 }
