@@ -2,7 +2,8 @@
  * UP round-trip latency (p50, p99) and pipelined UP commands per second on
  * one connection. Run against any module (--port P), or with --raw against a
  * minimal blocking loopback server on a thread that answers '1' to every ';'
- * (the physical limit of this machine's loopback). Prints one JSON line.
+ * (the physical limit of this machine's loopback). --count N sets how many
+ * commands the pipelined run sends (default 1000000). Prints one JSON line.
  * Plain POSIX sockets: this measures, it is not library code. */
 #include <errno.h>
 #include <netinet/in.h>
@@ -22,7 +23,6 @@
 
 #define ROUND_TRIPS 3000
 #define WARMUP      300
-#define PIPELINED   100000
 
 static double now_us(void) {
   struct timespec ts;
@@ -73,15 +73,15 @@ static void round_trips(int fd, double *p50, double *p99) {
   *p99 = t[ROUND_TRIPS * 99 / 100];
 }
 
-/* Writes PIPELINED "UP;" while reading the '1's, never waiting for a reply
+/* Writes `count` "UP;" while reading the '1's, never waiting for a reply
  * before sending more (bounded by the socket buffers). */
-static double pipelined(int fd) {
+static double pipelined(int fd, size_t count) {
   static char out[3 * 1024];
   for (size_t i = 0; i < sizeof out; i += 3) memcpy(out + i, "UP;", 3);
-  size_t to_send = (size_t)PIPELINED * 3, sent = 0, acks = 0;
+  size_t to_send = count * 3, sent = 0, acks = 0;
   char in[65536];
   double t0 = now_us();
-  while (acks < PIPELINED) {
+  while (acks < count) {
     struct pollfd p = {.fd = fd, .events = POLLIN | (sent < to_send ? POLLOUT : 0)};
     if (poll(&p, 1, 10000) <= 0) die("poll (no progress for 10 s)");
     if (p.revents & POLLOUT) {
@@ -102,7 +102,7 @@ static double pipelined(int fd) {
       for (ssize_t i = 0; i < n; i++) acks += in[i] == '1';
     }
   }
-  return PIPELINED / ((now_us() - t0) / 1e6);
+  return (double)count / ((now_us() - t0) / 1e6);
 }
 
 /* The limit: a blocking loopback server that answers '1' to each ';'. */
@@ -139,25 +139,28 @@ static int start_raw(pthread_t *th, int *lfd) {
 
 int main(int argc, char **argv) {
   int port = 0;
+  long count = 1000000;
   bool raw = false;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--raw") == 0)
       raw = true;
     else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
-      port = atoi(argv[++i]);
+      port = (int)strtol(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc)
+      count = strtol(argv[++i], NULL, 10);
   }
   pthread_t th;
   int lfd = -1;
   if (raw) port = start_raw(&th, &lfd);
-  if (port <= 0) {
-    fprintf(stderr, "usage: bench-server (--port P | --raw)\n");
+  if (port <= 0 || count <= 0) {
+    fprintf(stderr, "usage: bench-server (--port P | --raw) [--count N]\n");
     return 2;
   }
   int fd = connect_to(port);
   read_until(fd, '\n');
   double p50, p99;
   round_trips(fd, &p50, &p99);
-  double rate = pipelined(fd);
+  double rate = pipelined(fd, (size_t)count);
   close(fd);
   if (raw) {
     pthread_join(th, NULL);
