@@ -11,6 +11,7 @@
 #include "client/client_internal.h"
 #include "client/lineedit.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,7 @@ static int run_console(dp_client_t *c, int port) {
 }
 
 int main(int argc, char **argv) {
+  signal(SIGPIPE, SIG_IGN); /* a closed module is an error message, not death */
   dp_client_opts_t o;
   dp_client_opts_init(&o);
   o.attempts = 1;

@@ -15,6 +15,9 @@
  * until the module has been quiet for a few milliseconds. Callbacks the
  * module pushes arrive on the same socket and are read like replies.
  *
+ * Ignore SIGPIPE in programs that use it (dp-send does): sending to a module
+ * that has just closed the connection may raise it.
+ *
  * Blocking calls; a client is used by one thread at a time (each has its own
  * private event loop). Errors follow error.h. */
 #ifndef DAREPLANE_CLIENT_H

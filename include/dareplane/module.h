@@ -17,6 +17,7 @@
  *
  * Flags: `--key=value` and `--key value`; `-` and `_` are the same in keys;
  * a flag with no value (followed by another flag or nothing) means "True".
+ * SIGPIPE is ignored (a vanished client must not end the module).
  * Every module has --ip (default 127.0.0.1), --port (default 8080),
  * --loglevel (number or name; else DP_LOG_LEVEL; default WARNING), --name
  * (greeting name), --error_replies (send "ERROR <text>\n" on bad input),

@@ -44,6 +44,10 @@
  * - A command longer than `max_command_len` bytes makes the server log an
  *   error and disconnect that client.
  *
+ * A program that uses the server without dp_module_main() should ignore
+ * SIGPIPE, as dp_module_main() does: writing to a client that has just gone
+ * may otherwise raise it.
+ *
  * Threads: every function runs on the thread that calls dp_server_run()
  * unless it says it is thread-safe. Errors follow error.h. */
 #ifndef DAREPLANE_SERVER_H

@@ -176,6 +176,9 @@ int dp_module_main(const dp_module_def_t *def, int argc, char **argv) {
     goto out;
   }
   dp_log_set_console(true);
+#ifdef SIGPIPE
+  signal(SIGPIPE, SIG_IGN); /* a client that vanishes is an error return, not death */
+#endif
   m.name = dp_module_get(&m, "name");
   if (m.name == NULL) m.name = def->name != NULL ? def->name : "default_server";
 
