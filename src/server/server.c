@@ -388,7 +388,7 @@ static int keep_remainder(dp_conn_t *c, const char *p, size_t n) {
   if (c->buf != NULL && p >= c->buf && p < c->buf + c->cap) {
     memmove(c->buf, p, n); /* the fragment already lives in c->buf */
   } else {
-    if (n > c->cap) {
+    if (n > c->cap || c->buf == NULL) {
       char *b = realloc(c->buf, n);
       if (b == NULL) return DP_ENOMEM;
       c->buf = b;
