@@ -68,16 +68,17 @@ test-asan: asan
 # The C unit tests once more under valgrind's memcheck: any error or definite
 # leak fails the run.
 test-valgrind: build
-	@for t in $(BUILD)/bin/test_*; do \
-	  case $$t in *.log) continue;; esac; \
-	  echo "valgrind: $${t##*/}"; \
+	@for src in tests/c/test_*.c; do \
+	  name=$${src##*/}; t=$(BUILD)/bin/$${name%.c}; log=$(BUILD)/$${name%.c}.valgrind.log; \
+	  echo "valgrind: $${name%.c}"; \
 	  DP_BIN_DIR=$(DP_BIN_DIR) valgrind -q --error-exitcode=99 --leak-check=full \
-	    --errors-for-leak-kinds=definite,indirect $$t >$$t.valgrind.log 2>&1 \
-	    || { cat $$t.valgrind.log; exit 1; }; \
+	    --errors-for-leak-kinds=definite,indirect $$t >$$log 2>&1 \
+	    || { cat $$log; exit 1; }; \
 	done; echo "valgrind: all C unit tests clean"
 test-fuzz: fuzz-build
-	@for f in $(FUZZ_BUILD)/bin/fuzz_*; do \
-	  [ -x "$$f" ] || continue; name=$${f##*/fuzz_}; \
+	@for src in fuzz/fuzz_*.c; do \
+	  [ -f "$$src" ] || continue; name=$${src##*/fuzz_}; name=$${name%.c}; \
+	  f=$(FUZZ_BUILD)/bin/fuzz_$$name; \
 	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
 	  work=$$(mktemp -d); cp -r fuzz/corpus/$$name/. $$work/ 2>/dev/null; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $$work >$$work.log 2>&1 \

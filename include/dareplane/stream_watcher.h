@@ -1,0 +1,167 @@
+/* stream_watcher.h - the StreamWatcher: an LSL inlet feeding a ring buffer,
+ * the C counterpart of dareplane_utils' StreamWatcher (reference §3).
+ *
+ *     dp_stream_watcher_t *sw;
+ *     dp_stream_watcher_new(&sw, "mock_EEG_stream", 2.0);
+ *     if (dp_stream_watcher_connect(sw, 5.0) < 0) puts(dp_error_detail());
+ *     for (;;) {
+ *       dp_stream_watcher_update(sw);              // never blocks
+ *       size_t n = dp_stream_watcher_n_new(sw);
+ *       if (n > 0) {
+ *         dp_stream_watcher_newest(sw, n, data, times);  // newest n, oldest first
+ *         dp_stream_watcher_clear_new(sw);
+ *       }
+ *     }
+ *     dp_stream_watcher_free(sw);
+ *
+ * Behaviour, as in Python unless said otherwise:
+ * - The stream is found by name (first match wins when several share it), or
+ *   by any liblsl predicate (dp_stream_watcher_set_predicate), with a timeout
+ *   (Python waits forever); on timeout the error lists the visible streams.
+ * - The buffer holds int(nominal_srate * buffer_s) samples (1000 for an
+ *   irregular stream) x channel_count, of the stream's element type
+ *   (dp_dtype_t value = LSL channel format).
+ * - update() pulls everything available (at least 32768 samples a call when
+ *   that many are waiting) into a chunk buffer allocated at connect time, adds
+ *   it to the ring buffer and adds the count to n_new. Strings are copied into
+ *   the buffer (owned by it).
+ * - Channel labels come from the stream's metadata (desc/channels/channel/
+ *   label, also unit and type), defaulting to ch_1..ch_N; they are read again
+ *   on every (re)connection.
+ * - Faults: an outlet that goes away and comes back is picked up again without
+ *   the caller doing anything: liblsl's own recovery for streams with a
+ *   source_id (the watcher notices it and re-reads the metadata when the
+ *   outlet is a new one); for streams without one liblsl gives up, and
+ *   update() then looks for a stream of the same name, type, channel count and
+ *   format with a resolver running in liblsl's background and reconnects to
+ *   it. The buffer and its data are kept across a recovery.
+ *   is_flowing()/seconds_since_last() tell whether data arrives.
+ * - Clock synchronisation and dejitter (liblsl post-processing) are off by
+ *   default, as in Python.
+ *
+ * Thread-safety: a watcher is not locked; call its functions from one thread
+ * at a time (several watchers may live on several threads). Errors follow
+ * error.h; on failure dp_error_detail() says what happened. Every LSL call
+ * fails with DP_ENOLSL when liblsl cannot be loaded (see lsl.h). */
+#ifndef DAREPLANE_STREAM_WATCHER_H
+#define DAREPLANE_STREAM_WATCHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "error.h"
+#include "lsl.h"
+#include "ringbuffer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dp_stream_watcher dp_stream_watcher_t;
+
+/* liblsl post-processing flags (values equal liblsl's). */
+enum {
+  DP_LSL_CLOCKSYNC = 1, /* translate timestamps into the local liblsl clock */
+  DP_LSL_DEJITTER = 2,  /* smooth timestamps of regular streams */
+  DP_LSL_MONOTONIZE = 4 /* force timestamps to increase */
+};
+
+/* Creates a watcher for the stream called `name` (may be NULL or "" when a
+ * predicate is set before connecting) with a buffer of `buffer_s` seconds
+ * (> 0; Python's default is 2). Nothing is resolved yet. The caller owns the
+ * watcher and frees it with dp_stream_watcher_free().
+ * Returns 0; DP_EINVAL (NULL out, buffer_s <= 0 or not finite) or DP_ENOMEM. */
+DP_EXTERN int dp_stream_watcher_new(dp_stream_watcher_t **out, const char *name, double buffer_s);
+
+/* Makes the next connect look the stream up by an XPath predicate as liblsl
+ * takes it ("type='EEG'", "source_id='amp-1'", "name='x' and hostname='h'")
+ * instead of by name. NULL or "" returns to lookup by name. Copied.
+ * Returns 0, DP_EINVAL or DP_ENOMEM. */
+DP_EXTERN int dp_stream_watcher_set_predicate(dp_stream_watcher_t *sw, const char *predicate);
+
+/* Sets liblsl post-processing (DP_LSL_CLOCKSYNC | DP_LSL_DEJITTER | ...; 0 =
+ * none, the default). Applies at once when connected and on every later
+ * connection. Returns 0, DP_EINVAL (unknown flag) or DP_ELSL. */
+DP_EXTERN int dp_stream_watcher_set_postprocessing(dp_stream_watcher_t *sw, unsigned flags);
+
+/* Seconds without a sample after which a regular stream counts as not flowing
+ * (default 1.0; > 0). */
+DP_EXTERN int dp_stream_watcher_set_stall_timeout(dp_stream_watcher_t *sw, double seconds);
+
+/* Resolves the stream (by name or predicate), opens an inlet, reads the
+ * metadata and creates a new buffer; waits at most `timeout_s` seconds for the
+ * stream to appear (< 0: forever, like Python). When connected already, the
+ * old connection and buffer are dropped first. Like Python, it ends with one
+ * update() so that the stream is open.
+ * Returns 0; DP_ETIMEDOUT when no stream matched (the detail lists the
+ * visible streams); DP_ETYPE for a stream of undefined channel format or
+ * zero channels; DP_ELSL when liblsl fails; DP_ENOLSL; DP_ENOMEM. */
+DP_EXTERN int dp_stream_watcher_connect(dp_stream_watcher_t *sw, double timeout_s);
+
+/* Pulls all available samples into the buffer without waiting for new ones.
+ * Only the update that picks up a restarted outlet waits, for the new
+ * outlet's metadata: milliseconds on one machine, at most 10 s when the
+ * watcher reopens the stream itself, 1 s after a liblsl recovery. Returns the
+ * number of samples pulled (0 if none), adding it to n_new; DP_ESTATE when
+ * not connected; DP_ENOMEM if a string could not be copied. A lost stream is
+ * not an error: update() returns 0 while it looks for the stream again. */
+DP_EXTERN int dp_stream_watcher_update(dp_stream_watcher_t *sw);
+
+/* Closes the inlet (the buffer and metadata stay readable). No-op when not
+ * connected. */
+DP_EXTERN void dp_stream_watcher_disconnect(dp_stream_watcher_t *sw);
+
+/* Disconnects and frees everything. NULL is a no-op. */
+DP_EXTERN void dp_stream_watcher_free(dp_stream_watcher_t *sw);
+
+/* ---- state and data (valid after a successful connect) ------------------- */
+
+DP_EXTERN bool dp_stream_watcher_connected(const dp_stream_watcher_t *sw);
+
+/* Samples pulled since the caller last cleared the count (Python's n_new;
+ * may exceed the buffer's capacity). */
+DP_EXTERN uint64_t dp_stream_watcher_n_new(const dp_stream_watcher_t *sw);
+DP_EXTERN void dp_stream_watcher_clear_new(dp_stream_watcher_t *sw);
+
+/* The ring buffer (borrowed; NULL before the first connect). Read it with the
+ * functions of ringbuffer.h; it changes only in update() and connect(). */
+DP_EXTERN const dp_ringbuffer_t *dp_stream_watcher_buffer(const dp_stream_watcher_t *sw);
+
+/* Shortcuts onto the buffer: see dp_ringbuffer_unfold(), dp_ringbuffer_newest()
+ * and dp_ringbuffer_last_time(). DP_ESTATE before the first connect. */
+DP_EXTERN int dp_stream_watcher_unfold(const dp_stream_watcher_t *sw, void *data, double *times);
+DP_EXTERN int dp_stream_watcher_newest(const dp_stream_watcher_t *sw, size_t n, void *data,
+                                       double *times);
+DP_EXTERN double dp_stream_watcher_last_time(const dp_stream_watcher_t *sw);
+
+/* The connected stream as it was resolved (borrowed; NULL before the first
+ * connect). After a recovery it describes the new outlet (new uid). */
+DP_EXTERN const dp_lsl_stream_info_t *dp_stream_watcher_info(const dp_stream_watcher_t *sw);
+DP_EXTERN size_t dp_stream_watcher_channel_count(const dp_stream_watcher_t *sw);
+DP_EXTERN dp_dtype_t dp_stream_watcher_dtype(const dp_stream_watcher_t *sw);
+
+/* Channel i's label (ch_<i+1> by default), unit and type ("" when the
+ * metadata has none). Borrowed until the next connect or update; NULL for
+ * an index out of range. */
+DP_EXTERN const char *dp_stream_watcher_label(const dp_stream_watcher_t *sw, size_t i);
+DP_EXTERN const char *dp_stream_watcher_unit(const dp_stream_watcher_t *sw, size_t i);
+DP_EXTERN const char *dp_stream_watcher_channel_type(const dp_stream_watcher_t *sw, size_t i);
+
+/* True when connected and a sample arrived within the stall timeout; for an
+ * irregular stream (markers), true while the inlet is connected and not lost. */
+DP_EXTERN bool dp_stream_watcher_is_flowing(const dp_stream_watcher_t *sw);
+
+/* Seconds since an update() last received a sample (monotonic clock of this
+ * process), or a negative value when none has arrived since connect. */
+DP_EXTERN double dp_stream_watcher_seconds_since_last(const dp_stream_watcher_t *sw);
+
+/* How often the stream came back from a new outlet (a restart): reconnections
+ * by the watcher, and liblsl's recoveries onto a new outlet. */
+DP_EXTERN unsigned dp_stream_watcher_recoveries(const dp_stream_watcher_t *sw);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DAREPLANE_STREAM_WATCHER_H */

@@ -1,0 +1,286 @@
+/* dp-mock-stream.c - publishes a synthetic LSL stream in real time, like the
+ * Dareplane mockup streamer, for trying modules and tools without hardware:
+ *
+ *   dp-mock-stream --name N [--type EEG] [--channels 8] [--srate 1000]
+ *                  [--format float32] [--chunk 10] [--signal sine|noise|ramp]
+ *                  [--duration S] [--markers] [--source-id ID]
+ *
+ * Sample i is stamped t0 + i/srate (t0 = liblsl's clock at start), so the
+ * timestamps are exactly regular; a libuv timer pushes every sample that is
+ * due, --chunk samples per push. --srate 0 makes an irregular stream with a
+ * sample every 100 ms. "ramp" counts the sample index (wrapping at 100 for
+ * int8, 30000 for int16, 2^24 otherwise; decimal text for string streams).
+ * --markers adds a string stream "<name>_markers" (type Markers) with one
+ * marker a second. Ctrl-C (SIGINT) or SIGTERM stops it cleanly. */
+#include <dareplane/dareplane.h>
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+enum signal_kind { SIG_SINE, SIG_NOISE, SIG_RAMP };
+
+struct mock {
+  const char *name, *type, *source_id;
+  size_t channels, chunk;
+  double srate, duration;
+  dp_dtype_t format;
+  enum signal_kind signal;
+  bool markers;
+
+  dp_lsl_outlet_t *out, *marker_out;
+  uv_timer_t timer;
+  uv_signal_t sigint, sigterm;
+  uint64_t start_ns;
+  double t0;     /* LSL time of sample 0 */
+  uint64_t sent; /* samples pushed */
+  uint64_t markers_sent;
+  void *buf;        /* chunk x channels elements */
+  char (*text)[24]; /* string values of one chunk */
+  double *times;
+  int exit_code;
+};
+
+static void usage(FILE *f) {
+  fputs("usage: dp-mock-stream --name N [--type EEG] [--channels 8] [--srate 1000]\n"
+        "                      [--format float32] [--chunk 10] [--signal sine|noise|ramp]\n"
+        "                      [--duration S] [--markers] [--source-id ID]\n"
+        "Publishes a synthetic LSL stream in real time until Ctrl-C or --duration.\n"
+        "Formats: float32 double64 int32 int16 int8 int64 string. --srate 0 = irregular.\n",
+        f);
+}
+
+static int parse_args(struct mock *m, int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    char *end = NULL;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage(stdout);
+      exit(0);
+    } else if (strcmp(a, "--markers") == 0) {
+      m->markers = true;
+      continue;
+    }
+    if (v == NULL) {
+      fprintf(stderr, "dp-mock-stream: %s needs a value (or is unknown)\n", a);
+      return -1;
+    }
+    i++;
+    if (strcmp(a, "--name") == 0)
+      m->name = v;
+    else if (strcmp(a, "--type") == 0)
+      m->type = v;
+    else if (strcmp(a, "--source-id") == 0)
+      m->source_id = v;
+    else if (strcmp(a, "--channels") == 0)
+      m->channels = (size_t)strtoul(v, &end, 10);
+    else if (strcmp(a, "--chunk") == 0)
+      m->chunk = (size_t)strtoul(v, &end, 10);
+    else if (strcmp(a, "--srate") == 0)
+      m->srate = strtod(v, &end);
+    else if (strcmp(a, "--duration") == 0)
+      m->duration = strtod(v, &end);
+    else if (strcmp(a, "--format") == 0) {
+      if (dp_dtype_parse(v, &m->format) != 0) {
+        fprintf(stderr, "dp-mock-stream: unknown format '%s'\n", v);
+        return -1;
+      }
+    } else if (strcmp(a, "--signal") == 0) {
+      if (strcmp(v, "sine") == 0)
+        m->signal = SIG_SINE;
+      else if (strcmp(v, "noise") == 0)
+        m->signal = SIG_NOISE;
+      else if (strcmp(v, "ramp") == 0)
+        m->signal = SIG_RAMP;
+      else {
+        fprintf(stderr, "dp-mock-stream: --signal is sine, noise or ramp, not '%s'\n", v);
+        return -1;
+      }
+    } else {
+      fprintf(stderr, "dp-mock-stream: unknown option %s\n", a);
+      return -1;
+    }
+    if (end != NULL && (*end != '\0' || end == v)) {
+      fprintf(stderr, "dp-mock-stream: %s takes a number, not '%s'\n", a, v);
+      return -1;
+    }
+  }
+  if (m->name == NULL || m->name[0] == '\0' || m->channels == 0 || m->chunk == 0 ||
+      !(m->srate >= 0) || !isfinite(m->srate) || m->duration < 0) {
+    fprintf(stderr, "dp-mock-stream: needs --name, channels >= 1, chunk >= 1, srate >= 0\n");
+    return -1;
+  }
+  return 0;
+}
+
+/* The value of channel c at sample i, before conversion to the format. */
+static double value(const struct mock *m, uint64_t i, size_t c) {
+  switch (m->signal) {
+  case SIG_RAMP: {
+    uint64_t wrap = m->format == DP_INT8 ? 100 : m->format == DP_INT16 ? 30000 : (1u << 24);
+    return (double)(i % wrap);
+  }
+  case SIG_NOISE: return 2.0 * rand() / (double)RAND_MAX - 1.0;
+  case SIG_SINE: break;
+  }
+  double t = m->srate > 0 ? (double)i / m->srate : (double)i * 0.1;
+  return sin(2.0 * 3.14159265358979323846 * (double)(c + 1) * t); /* channel c at c+1 Hz */
+}
+
+/* Scales the unit-amplitude signals into the integer formats. */
+static void store(struct mock *m, size_t k, double v) {
+  double amp = m->signal == SIG_RAMP ? 1.0 : m->format == DP_INT8 ? 100.0 : 1000.0;
+  switch (m->format) {
+  case DP_FLOAT32: ((float *)m->buf)[k] = (float)v; break;
+  case DP_DOUBLE64: ((double *)m->buf)[k] = v; break;
+  case DP_INT32: ((int32_t *)m->buf)[k] = (int32_t)lround(v * amp); break;
+  case DP_INT16: ((int16_t *)m->buf)[k] = (int16_t)lround(v * amp); break;
+  case DP_INT8: ((int8_t *)m->buf)[k] = (int8_t)lround(v * amp); break;
+  case DP_INT64: ((int64_t *)m->buf)[k] = (int64_t)llround(v * amp); break;
+  case DP_STRING:
+    if (m->signal == SIG_RAMP)
+      snprintf(m->text[k], sizeof m->text[k], "%.0f", v);
+    else
+      snprintf(m->text[k], sizeof m->text[k], "%.6f", v);
+    ((const char **)m->buf)[k] = m->text[k];
+    break;
+  }
+}
+
+static int push_samples(struct mock *m, uint64_t first, size_t n) {
+  for (size_t s = 0; s < n; s++) {
+    uint64_t i = first + s;
+    for (size_t c = 0; c < m->channels; c++) store(m, s * m->channels + c, value(m, i, c));
+    m->times[s] = m->srate > 0 ? m->t0 + (double)i / m->srate : dp_lsl_local_clock();
+  }
+  return dp_lsl_outlet_push(m->out, m->buf, n, m->times);
+}
+
+static void stop(struct mock *m) {
+  uv_timer_stop(&m->timer);
+  uv_close((uv_handle_t *)&m->timer, NULL);
+  uv_close((uv_handle_t *)&m->sigint, NULL);
+  uv_close((uv_handle_t *)&m->sigterm, NULL);
+}
+
+static void on_tick(uv_timer_t *t) {
+  struct mock *m = t->data;
+  double elapsed = (double)(uv_hrtime() - m->start_ns) / 1e9;
+  if (m->duration > 0 && elapsed >= m->duration) elapsed = m->duration;
+  uint64_t due = m->srate > 0 ? (uint64_t)(elapsed * m->srate) : (uint64_t)(elapsed * 10.0) + 1;
+  while (m->sent < due) {
+    size_t n = due - m->sent < m->chunk ? (size_t)(due - m->sent) : m->chunk;
+    if (push_samples(m, m->sent, n) != 0) {
+      fprintf(stderr, "dp-mock-stream: %s\n", dp_error_detail());
+      m->exit_code = 1;
+      stop(m);
+      return;
+    }
+    m->sent += n;
+  }
+  if (m->markers && (uint64_t)elapsed + 1 > m->markers_sent) {
+    char text[32];
+    snprintf(text, sizeof text, "marker %llu", (unsigned long long)m->markers_sent);
+    const char *one = text;
+    dp_lsl_outlet_push(m->marker_out, &one, 1, NULL);
+    m->markers_sent++;
+  }
+  if (m->duration > 0 && elapsed >= m->duration) stop(m);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+  (void)signum;
+  stop(s->data);
+}
+
+static int open_outlets(struct mock *m) {
+  char **labels = calloc(m->channels, sizeof *labels);
+  if (labels == NULL) return DP_ENOMEM;
+  for (size_t c = 0; c < m->channels; c++) {
+    labels[c] = malloc(24);
+    if (labels[c] != NULL) snprintf(labels[c], 24, "ch%zu", c + 1);
+  }
+  dp_lsl_outlet_config_t cfg = {.name = m->name,
+                                .type = m->type,
+                                .channels = m->channels,
+                                .srate = m->srate,
+                                .format = m->format,
+                                .source_id = m->source_id,
+                                .labels = (const char *const *)labels};
+  int rc = dp_lsl_outlet_new(&m->out, &cfg);
+  for (size_t c = 0; c < m->channels; c++) free(labels[c]);
+  free(labels);
+  if (rc != 0 || !m->markers) return rc;
+  char name[512];
+  snprintf(name, sizeof name, "%s_markers", m->name);
+  dp_lsl_outlet_config_t mk = {
+      .name = name, .type = "Markers", .channels = 1, .srate = 0, .format = DP_STRING};
+  return dp_lsl_outlet_new(&m->marker_out, &mk);
+}
+
+/* Runs the loop: pushes in real time until the duration or a signal. */
+static void publish(struct mock *m) {
+  printf("dp-mock-stream: publishing '%s' (%s, %zu ch %s @ %g Hz, source_id '%s')%s\n", m->name,
+         m->type, m->channels, dp_dtype_name(m->format), m->srate, m->source_id,
+         m->markers ? " and markers" : "");
+  fflush(stdout);
+
+  uv_loop_t *loop = uv_default_loop();
+  uv_timer_init(loop, &m->timer);
+  uv_signal_init(loop, &m->sigint);
+  uv_signal_init(loop, &m->sigterm);
+  m->timer.data = m->sigint.data = m->sigterm.data = m;
+  uv_signal_start(&m->sigint, on_signal, SIGINT);
+  uv_signal_start(&m->sigterm, on_signal, SIGTERM);
+  double period_ms = m->srate > 0 ? 1000.0 * (double)m->chunk / m->srate : 100.0;
+  uint64_t period = period_ms < 1 ? 1 : period_ms > 100 ? 100 : (uint64_t)period_ms;
+  m->start_ns = uv_hrtime();
+  m->t0 = dp_lsl_local_clock();
+  uv_timer_start(&m->timer, on_tick, 0, period);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+
+  fprintf(stderr, "dp-mock-stream: stopped after %llu samples\n", (unsigned long long)m->sent);
+}
+
+int main(int argc, char **argv) {
+  struct mock m = {.type = "EEG",
+                   .channels = 8,
+                   .srate = 1000,
+                   .format = DP_FLOAT32,
+                   .chunk = 10,
+                   .signal = SIG_SINE};
+  dp_log_set_console(true);     /* the library's warnings (stream lost, back) */
+  dp_log_configure_level(NULL); /* DP_LOG_LEVEL, default WARNING */
+  if (parse_args(&m, argc, argv) != 0) {
+    usage(stderr);
+    return 2;
+  }
+  char default_id[512];
+  if (m.source_id == NULL) {
+    snprintf(default_id, sizeof default_id, "dp-mock-stream:%s", m.name);
+    m.source_id = default_id;
+  }
+  if (m.srate == 0) m.chunk = 1;
+  m.buf = calloc(m.chunk * m.channels, dp_dtype_size(m.format));
+  m.text = calloc(m.chunk * m.channels, sizeof *m.text);
+  m.times = calloc(m.chunk, sizeof *m.times);
+  if (m.buf == NULL || m.text == NULL || m.times == NULL) {
+    fprintf(stderr, "dp-mock-stream: out of memory\n");
+    m.exit_code = 1;
+  } else if (open_outlets(&m) != 0) {
+    fprintf(stderr, "dp-mock-stream: %s\n", dp_error_detail());
+    m.exit_code = 1;
+  } else {
+    publish(&m);
+  }
+  dp_lsl_outlet_free(m.out);
+  dp_lsl_outlet_free(m.marker_out);
+  free(m.buf);
+  free(m.text);
+  free(m.times);
+  return m.exit_code;
+}
