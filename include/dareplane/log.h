@@ -71,16 +71,16 @@ DP_EXTERN void dp_log_write(dp_logger_t *lg, int level, const char *file, int li
 DP_EXTERN void dp_log_vwrite(dp_logger_t *lg, int level, const char *file, int line,
                              const char *func, const char *fmt, va_list ap);
 
-#define DP_LOG_AT(lg, level, ...)                                                        \
-  do {                                                                                   \
-    dp_logger_t *dp_log_lg_ = (lg);                                                      \
-    if (dp_logger_enabled(dp_log_lg_, (level)))                                          \
-      dp_log_write(dp_log_lg_, (level), __FILE__, __LINE__, __func__, __VA_ARGS__);      \
+#define DP_LOG_AT(lg, level, ...)                                                                  \
+  do {                                                                                             \
+    dp_logger_t *dp_log_lg_ = (lg);                                                                \
+    if (dp_logger_enabled(dp_log_lg_, (level)))                                                    \
+      dp_log_write(dp_log_lg_, (level), __FILE__, __LINE__, __func__, __VA_ARGS__);                \
   } while (0)
-#define dp_log_debug(lg, ...) DP_LOG_AT(lg, DP_LOG_DEBUG, __VA_ARGS__)
-#define dp_log_info(lg, ...) DP_LOG_AT(lg, DP_LOG_INFO, __VA_ARGS__)
-#define dp_log_warning(lg, ...) DP_LOG_AT(lg, DP_LOG_WARNING, __VA_ARGS__)
-#define dp_log_error(lg, ...) DP_LOG_AT(lg, DP_LOG_ERROR, __VA_ARGS__)
+#define dp_log_debug(lg, ...)    DP_LOG_AT(lg, DP_LOG_DEBUG, __VA_ARGS__)
+#define dp_log_info(lg, ...)     DP_LOG_AT(lg, DP_LOG_INFO, __VA_ARGS__)
+#define dp_log_warning(lg, ...)  DP_LOG_AT(lg, DP_LOG_WARNING, __VA_ARGS__)
+#define dp_log_error(lg, ...)    DP_LOG_AT(lg, DP_LOG_ERROR, __VA_ARGS__)
 #define dp_log_critical(lg, ...) DP_LOG_AT(lg, DP_LOG_CRITICAL, __VA_ARGS__)
 
 /* ---- process-wide configuration ------------------------------------------ */
@@ -102,6 +102,79 @@ DP_EXTERN int dp_log_configure_level(const char *cli_value);
 /* Switches the console handler (stderr, standard format) on or off (default
  * off). Colours are used only when stderr is a terminal and NO_COLOR is unset. */
 DP_EXTERN void dp_log_set_console(bool enabled);
+
+/* ---- network handler ----------------------------------------------------- *
+ *
+ * Every record of a logger that allows it (dp_logger_set_network) is encoded
+ * on the calling thread as the JSON frame dareplane_utils sends and put into a
+ * bounded queue; one background thread (started with the first such record)
+ * connects to the log server, sends, and reconnects with back-off when the
+ * server is down or restarts, keeping the queued records across the outage.
+ * A full queue drops its OLDEST records; once the link is back, one WARNING
+ * record from logger "dareplane.log" says how many were lost. The first
+ * failure to reach the server prints one warning on stderr (once per outage:
+ * again only after a connection has succeeded).
+ *
+ * Delivery is at most once: a record is never sent twice. Records the kernel
+ * had already accepted when the server died are lost with it (as with Python).
+ *
+ * At exit (atexit) the handler waits up to 1 s for the queue to drain; it
+ * gives up at once when the server cannot be reached. Call dp_log_flush() or
+ * dp_log_shutdown() to control this yourself.
+ *
+ * A child made by fork() starts its own sender with an empty queue at its
+ * first record (records the parent had queued are the parent's to send). */
+
+/* Switches the network handler on (default) or off for the whole process.
+ * Records logged while it is off are not queued. */
+DP_EXTERN void dp_log_set_network_handler(bool enabled);
+
+/* Sets the log server's address. host NULL keeps the current one, port 0 the
+ * current one. Without a call, DP_LOG_HOST and DP_LOG_PORT from the
+ * environment (read when the sender thread starts) or 127.0.0.1:9020 apply.
+ * Takes effect at the next connection attempt (an established connection is
+ * kept). Returns 0, or DP_EINVAL for a port above 65535 or a host longer than
+ * 255 bytes. */
+DP_EXTERN int dp_log_set_server(const char *host, int port);
+
+/* Bounds of the queue: at most `max_records` records and `max_bytes` bytes
+ * (defaults 10000 and 8 MiB; 0 keeps a bound as it is). Lowering them drops
+ * the oldest records beyond the new bounds. */
+DP_EXTERN void dp_log_set_queue_limits(size_t max_records, size_t max_bytes);
+
+/* Reconnect back-off: the first retry after `initial_ms`, each next one after
+ * twice the previous wait, at most `max_ms` (defaults 1000 and 30000, like
+ * Python's SocketHandler). 0 keeps a value. */
+DP_EXTERN void dp_log_set_backoff(unsigned initial_ms, unsigned max_ms);
+
+/* Ends the current back-off wait and tries to connect now. No effect while
+ * connected. Returns at once. */
+DP_EXTERN void dp_log_retry_now(void);
+
+/* Waits until the queue is empty and its records have been handed to the
+ * operating system (records other threads log meanwhile count too), for at
+ * most `timeout_ms`. When not connected it tries to connect at once; returns
+ * DP_ECONN as soon as that attempt fails, DP_ETIMEDOUT when the time is up,
+ * 0 on success (also when the handler never started). */
+DP_EXTERN int dp_log_flush(unsigned timeout_ms);
+
+/* dp_log_flush(timeout_ms), then stops the sender thread and frees the queue
+ * (records still queued are lost; their number is printed on stderr). The
+ * next network record starts the handler again. Not to be called from a
+ * signal handler. */
+DP_EXTERN void dp_log_shutdown(unsigned timeout_ms);
+
+/* Counters of the network handler since the process started. */
+typedef struct dp_log_net_stats {
+  unsigned long long queued;   /* records put into the queue */
+  unsigned long long sent;     /* records handed to the OS (loss reports too) */
+  unsigned long long dropped;  /* records lost (queue full, link broken mid-record) */
+  unsigned long long connects; /* successful connections */
+  bool connected;              /* connected right now */
+} dp_log_net_stats_t;
+
+/* Fills *out with the counters. Thread-safe. */
+DP_EXTERN void dp_log_net_stats(dp_log_net_stats_t *out);
 
 /* Names the calling thread in its records (Python's threadName; the main thread
  * is "MainThread", others "Thread-<n>" until named). The name is copied and

@@ -13,24 +13,32 @@
 #include <time.h>
 #include <uv.h>
 
-size_t dp_log_format_line(char *buf, size_t size, double created, const char *name, int level,
-                          const char *msg) {
+size_t dp_log_format_asctime(char *out, size_t size, double created, double msecs) {
   time_t secs = (time_t)created;
-  int millis = (int)((created - (double)secs) * 1000.0);
+  int millis = (int)msecs;
   if (millis < 0) millis = 0;
   if (millis > 999) millis = 999;
   struct tm tm;
   char stamp[32];
-  if (localtime_r(&secs, &tm) == NULL || strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+  if (localtime_r(&secs, &tm) == NULL ||
+      strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm) == 0)
     snprintf(stamp, sizeof stamp, "1970-01-01 00:00:00");
+  int n = snprintf(out, size, "%s,%03d", stamp, millis);
+  return n < 0 ? 0 : (size_t)n;
+}
+
+size_t dp_log_format_line(char *buf, size_t size, double created, const char *name, int level,
+                          const char *msg) {
+  char stamp[48];
+  dp_log_format_asctime(stamp, sizeof stamp, created, (created - (double)(time_t)created) * 1000.0);
   const char *levelname = dp_log_level_name(level);
   char unnamed[24];
   if (levelname == NULL) {
     snprintf(unnamed, sizeof unnamed, "Level %d", level);
     levelname = unnamed;
   }
-  int n = snprintf(buf, size, "%s,%03d - %s - %s - %s", stamp, millis, name != NULL ? name : "",
-                   levelname, msg != NULL ? msg : "");
+  int n = snprintf(buf, size, "%s - %s - %s - %s", stamp, name != NULL ? name : "", levelname,
+                   msg != NULL ? msg : "");
   return n < 0 ? 0 : (size_t)n;
 }
 
@@ -54,16 +62,21 @@ static int use_colour(void) {
   return decided;
 }
 
+void dp_log_console_line(int level, const char *prefix, size_t prefix_len, const char *msg) {
+  int len = prefix_len > 4096 ? 4096 : (int)prefix_len;
+  if (use_colour()) {
+    /* as dareplane_utils' colorlog format: "<colour><prefix><reset> <white><msg>" */
+    fprintf(stderr, "%s%.*s\033[0m \033[37m%s\033[0m\n", level_colour(level), len, prefix, msg);
+  } else {
+    fprintf(stderr, "%.*s%s\n", len, prefix, msg);
+  }
+}
+
 void dp_log_console_emit(const dp_log_record_t *rec) {
   char prefix[512];
   /* Format the prefix alone (empty message), then append the message so a long
    * message is never truncated. */
   size_t n = dp_log_format_line(prefix, sizeof prefix, rec->created, rec->name, rec->level, "");
   if (n >= sizeof prefix) n = sizeof prefix - 1;
-  if (use_colour()) {
-    /* as dareplane_utils' colorlog format: "<colour><prefix><reset> <white><msg>" */
-    fprintf(stderr, "%s%s\033[0m \033[37m%s\033[0m\n", level_colour(rec->level), prefix, rec->msg);
-  } else {
-    fprintf(stderr, "%s%s\n", prefix, rec->msg);
-  }
+  dp_log_console_line(rec->level, prefix, n, rec->msg);
 }

@@ -8,6 +8,9 @@
 
 #include "dareplane/log.h"
 
+#ifndef _WIN32
+#include <pthread.h>
+#endif
 #include <ctype.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,8 +20,8 @@
 
 struct dp_logger {
   struct dp_logger *next;
-  atomic_int level;     /* DP_LOG_NOTSET: follow the default */
-  atomic_bool network;  /* may this logger's records go to the network? */
+  atomic_int level;    /* DP_LOG_NOTSET: follow the default */
+  atomic_bool network; /* may this logger's records go to the network? */
   char name[];
 };
 
@@ -27,8 +30,8 @@ static uv_mutex_t registry_lock;
 static dp_logger_t *registry;
 static atomic_int default_level = DP_LOG_WARNING;
 static atomic_bool console_on;
-static double start_time;        /* seconds since the epoch at init */
-static uv_thread_t main_thread;  /* the thread that loaded the library */
+static double start_time;       /* seconds since the epoch at init */
+static uv_thread_t main_thread; /* the thread that loaded the library */
 static atomic_uint thread_counter;
 
 static _Thread_local char thread_name[64];
@@ -39,9 +42,21 @@ static double now_seconds(void) {
   return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
+static atomic_llong process_id; /* cached: getpid() is a system call */
+
+#ifndef _WIN32
+static void refresh_pid(void) { /* in a child made by fork() */
+  atomic_store(&process_id, (long long)uv_os_getpid());
+}
+#endif
+
 static void init(void) {
   uv_mutex_init(&registry_lock);
   start_time = now_seconds();
+  atomic_store(&process_id, (long long)uv_os_getpid());
+#ifndef _WIN32
+  pthread_atfork(NULL, NULL, refresh_pid);
+#endif
 }
 
 /* Runs in the thread that loads the library, which is the main thread for
@@ -84,7 +99,7 @@ void dp_logger_set_level(dp_logger_t *lg, int level) {
 int dp_logger_level(const dp_logger_t *lg) {
   int level = atomic_load_explicit(&((dp_logger_t *)lg)->level, memory_order_relaxed);
   return level != DP_LOG_NOTSET ? level
-                                 : atomic_load_explicit(&default_level, memory_order_relaxed);
+                                : atomic_load_explicit(&default_level, memory_order_relaxed);
 }
 
 bool dp_logger_enabled(const dp_logger_t *lg, int level) {
@@ -123,8 +138,8 @@ int dp_log_level_parse(const char *text, int *level) {
   static const struct {
     const char *name;
     int level;
-  } names[] = {{"NOTSET", DP_LOG_NOTSET},   {"DEBUG", DP_LOG_DEBUG}, {"INFO", DP_LOG_INFO},
-               {"WARNING", DP_LOG_WARNING}, {"WARN", DP_LOG_WARNING}, {"ERROR", DP_LOG_ERROR},
+  } names[] = {{"NOTSET", DP_LOG_NOTSET},     {"DEBUG", DP_LOG_DEBUG},   {"INFO", DP_LOG_INFO},
+               {"WARNING", DP_LOG_WARNING},   {"WARN", DP_LOG_WARNING},  {"ERROR", DP_LOG_ERROR},
                {"CRITICAL", DP_LOG_CRITICAL}, {"FATAL", DP_LOG_CRITICAL}};
   if (text == NULL || level == NULL || text[0] == '\0') return DP_EINVAL;
   char *end;
@@ -170,8 +185,14 @@ static const char *current_thread_name(void) {
   return thread_name;
 }
 
+double dp_log_relative_ms(double created) {
+  uv_once(&init_once, init);
+  return (created - start_time) * 1000.0;
+}
+
 static void dispatch(const dp_log_record_t *rec) {
   if (atomic_load(&console_on)) dp_log_console_emit(rec);
+  if (rec->network) dp_log_net_emit(rec);
 }
 
 void dp_log_vwrite(dp_logger_t *lg, int level, const char *file, int line, const char *func,
@@ -209,11 +230,11 @@ void dp_log_vwrite(dp_logger_t *lg, int level, const char *file, int line, const
       .created = now_seconds(),
       .thread = (uint64_t)uv_thread_self(),
       .thread_name = current_thread_name(),
-      .process = (int64_t)uv_os_getpid(),
+      .process = (int64_t)atomic_load_explicit(&process_id, memory_order_relaxed),
       .process_name = "MainProcess",
       .network = atomic_load(&lg->network),
   };
-  rec.relative_ms = (rec.created - start_time) * 1000.0;
+  rec.relative_ms = dp_log_relative_ms(rec.created);
   dispatch(&rec);
   if (msg != stack) free(msg);
 }

@@ -11,23 +11,40 @@
 #include <stdint.h>
 
 typedef struct dp_log_record {
-  const char *name;      /* logger name */
-  int level;             /* levelno */
-  const char *msg;       /* the formatted message */
-  size_t msg_len;        /* strlen(msg) */
-  const char *pathname;  /* __FILE__ as given, or "" */
-  int lineno;            /* __LINE__ */
-  const char *func;      /* __func__, or "" */
-  double created;        /* seconds since the epoch */
-  double relative_ms;    /* milliseconds since logging started in this process */
-  uint64_t thread;       /* thread identifier */
+  const char *name;     /* logger name */
+  int level;            /* levelno */
+  const char *msg;      /* the formatted message */
+  size_t msg_len;       /* strlen(msg) */
+  const char *pathname; /* __FILE__ as given, or "" */
+  int lineno;           /* __LINE__ */
+  const char *func;     /* __func__, or "" */
+  double created;       /* seconds since the epoch */
+  double relative_ms;   /* milliseconds since logging started in this process */
+  uint64_t thread;      /* thread identifier */
   const char *thread_name;
-  int64_t process;       /* process id */
+  int64_t process; /* process id */
   const char *process_name;
-  bool network;          /* the logger allows network logging */
+  bool network; /* the logger allows network logging */
 } dp_log_record_t;
+
+/* Milliseconds from the start of logging in this process to `created`
+ * (Python's relativeCreated). */
+double dp_log_relative_ms(double created);
 
 /* Console handler (console.c): writes the standard line to stderr. */
 void dp_log_console_emit(const dp_log_record_t *rec);
+
+/* Writes one line to stderr: `prefix` ("<asctime> - <name> - <LEVEL> - ",
+ * prefix_len bytes) coloured by `level` on a terminal, then `msg`. */
+void dp_log_console_line(int level, const char *prefix, size_t prefix_len, const char *msg);
+
+/* Writes asctime, local `YYYY-MM-DD HH:MM:SS,mmm`, with the seconds of
+ * `created` and the milliseconds `msecs` (as Python's formatter does), into
+ * out; returns its length like snprintf. */
+size_t dp_log_format_asctime(char *out, size_t size, double created, double msecs);
+
+/* Network handler (net_handler.c): encodes the record and enqueues it for the
+ * sender thread; never waits for the network. */
+void dp_log_net_emit(const dp_log_record_t *rec);
 
 #endif

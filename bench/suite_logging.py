@@ -1,0 +1,112 @@
+"""Logging: the cost of one log call with the network handler on (server up,
+server down), ours (bench-logging call) vs dareplane_utils' get_logger in the
+same run, with formatting + copying the message as the limit; and a log
+server's ingest rate from 8 clients under one load generator (bench-logging
+load), dp-logserver vs the Python log server (LogRecordSocketReceiver),
+with raw loopback TCP into a byte-counting sink as the limit."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CLIENTS, PER_CLIENT = 8, 10000
+
+PY_CALL = r"""
+import logging, statistics, sys, time
+from dareplane_utils.logging import logger as dp_logger
+dp_logger.default_dareplane_config["handlers"]["socket"]["port"] = int(sys.argv[1])
+log = dp_logger.get_logger("bench.call")
+log.setLevel(logging.INFO)
+for i in range(1000):
+    log.info("warm-up %d", i)
+per = []
+for b in range(60):
+    t0 = time.perf_counter_ns()
+    for i in range(200):
+        log.info("record %d of batch %d", i, b)
+    per.append((time.perf_counter_ns() - t0) / 200)
+print(statistics.median(per))
+"""
+
+
+def python_call_ns(ctx, port: int) -> float:
+    out = subprocess.run([ctx.python, "-c", PY_CALL, str(port)], check=True,
+                         capture_output=True, text=True).stdout
+    return float(out.split()[-1])
+
+
+def count_lines_until(path: Path, total: int, timeout: float) -> float:
+    """Polls the log file until it has `total` lines; returns when that was."""
+    seen, offset = 0, 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            with path.open("rb") as f:
+                f.seek(offset)
+                data = f.read()
+            offset += len(data)
+            seen += data.count(b"\n")
+            if seen >= total:
+                return time.monotonic()
+        time.sleep(0.005)
+    raise RuntimeError(f"{path.name}: only {seen} of {total} lines after {timeout}s")
+
+
+def ingest_rate(ctx, procs, argv, port: int, logfile: Path) -> float:
+    procs.start(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ctx.helpers.wait_for_port(port)
+    total = CLIENTS * PER_CLIENT
+    t0 = time.monotonic()
+    subprocess.run([str(ctx.bin_dir / "bench-logging"), "load", str(port), str(CLIENTS),
+                    str(PER_CLIENT)], check=True, capture_output=True)
+    t1 = count_lines_until(logfile, total, timeout=300)
+    return total / (t1 - t0)
+
+
+def run(ctx):
+    h = ctx.helpers
+    procs = h.Processes()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        try:
+            up, down = h.free_port(), h.free_port()
+            procs.start([ctx.bin_dir / "dp-logserver", f"--port={up}", "--logfile",
+                         tmp / "calls.log", "--quiet"], stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL)
+            h.wait_for_port(up)
+            out = subprocess.run([str(ctx.bin_dir / "bench-logging"), "call", str(up),
+                                  str(down)], check=True, capture_output=True, text=True).stdout
+            ours = {r["case"]: r for r in map(json.loads, out.splitlines())}
+            for case, port, label in (("up", up, "server up"), ("down", down, "server down")):
+                rows.append(ctx.Row("logging", f"log call, {label}", ours[case]["ns"],
+                                    python_call_ns(ctx, port), ours[case]["limit_ns"],
+                                    "ns/call"))
+            procs.cleanup()
+
+            port = h.free_port()
+            ours_rate = ingest_rate(ctx, procs, [ctx.bin_dir / "dp-logserver", f"--port={port}",
+                                                 "--logfile", tmp / "ours.log"], port,
+                                    tmp / "ours.log")
+            procs.cleanup()
+            port = h.free_port()
+            py_rate = ingest_rate(ctx, procs, [ctx.python, h.ROOT / "tests" / "interop" /
+                                               "py_log_server.py", port, tmp / "py.log"], port,
+                                  tmp / "py.log")
+            procs.cleanup()
+            limit = json.loads(subprocess.run(
+                [str(ctx.bin_dir / "bench-logging"), "limit", str(CLIENTS), str(PER_CLIENT)],
+                check=True, capture_output=True, text=True).stdout)["records_per_s"]
+            rows.append(ctx.Row("logging", f"server ingest, {CLIENTS} clients", ours_rate,
+                                py_rate, limit, "records/s", higher_is_better=True))
+        finally:
+            procs.cleanup()
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit("run through bench/run.py (make bench)")

@@ -1,0 +1,744 @@
+/* net_handler.c - the network handler: records go to the central log server
+ * without ever making the logging thread wait for the network.
+ *
+ * The logging thread encodes the frame (frame_encode.c) and appends it to a
+ * bounded queue under a mutex; that is all it does. One sender thread runs
+ * its own libuv loop: it connects, writes batches of queued frames, watches
+ * the connection for EOF, and on failure waits with back-off (1 s doubling to
+ * 30 s by default) before it tries again, keeping the queue. A full queue
+ * drops its oldest frames; the sender reports the number in one record placed
+ * where the gap is. Frames are written at most once: after a broken link only
+ * frames of which no byte reached the socket are put back into the queue.
+ *
+ * Writes are started from a check handle (after the loop has polled for I/O),
+ * so an EOF from a server that went away is seen before new frames are
+ * written to the dead connection. A finished write runs in the loop's pending
+ * phase, before the poll; it starts an idle handle so the poll does not block
+ * and the check comes round at once. */
+#include "log/frame.h"
+#include "log/record.h"
+
+#include "dareplane/log.h"
+
+#ifndef _WIN32
+#include <pthread.h>
+#include <signal.h>
+#endif
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#define DEFAULT_HOST        "127.0.0.1"
+#define DEFAULT_PORT        9020
+#define DEFAULT_MAX_RECORDS 10000
+#define DEFAULT_MAX_BYTES   ((size_t)8 * 1024 * 1024)
+#define CONNECT_TIMEOUT_MS  1000 /* Python's makeSocket(timeout=1) */
+#define EXIT_WAIT_MS        1000
+#define BATCH_MAX           256
+
+typedef struct entry {
+  struct entry *next;
+  size_t len;
+  char data[]; /* the whole frame */
+} entry_t;
+
+/* One connection attempt and its requests; freed when its handle closes. */
+typedef struct conn {
+  uv_tcp_t tcp;
+  uv_connect_t connect_req;
+  uv_write_t write_req;
+  struct sender *s;
+} conn_t;
+
+typedef enum { S_RESOLVING, S_CONNECTING, S_CONNECTED, S_WAITING } state_t;
+
+/* Everything the sender thread owns (only it touches these after start). */
+typedef struct sender {
+  uv_loop_t loop;
+  uv_async_t wake;
+  uv_timer_t timer; /* back-off wait, and connect timeout */
+  uv_check_t check;
+  uv_idle_t kick; /* while started, the loop polls without blocking */
+  uv_getaddrinfo_t gai;
+  struct addrinfo *addrs;     /* addresses of a host name, while trying them */
+  struct addrinfo *next_addr; /* the one to try when the current one fails */
+  conn_t *conn;               /* current connection, or NULL */
+  state_t state;
+  unsigned backoff_ms;
+  bool stopping;
+  entry_t *batch[BATCH_MAX]; /* frames of the write in flight */
+  size_t batch_n;
+  char host[256];
+  int port;
+} sender_t;
+
+/* Shared between the logging threads and the sender; guarded by `lock`. */
+static struct {
+  uv_mutex_t lock;
+  uv_cond_t changed; /* queue drained, a write finished, a connect failed */
+  entry_t *head, *tail;
+  size_t count, bytes;
+  size_t max_records, max_bytes;
+  unsigned long long lost_unreported; /* dropped since the last loss record */
+  dp_log_net_stats_t stats;
+  char host[256];
+  int port;
+  bool host_set, port_set;
+  unsigned backoff_initial, backoff_max;
+  sender_t *sender;         /* non-NULL while the thread runs */
+  sender_t *parents_sender; /* after fork(): the parent's, kept (not ours to free) */
+  entry_t *parents_queue;
+  uv_thread_t thread;
+  bool stopping;
+  bool retry_requested;
+  bool warned;
+  unsigned fail_gen; /* counts failed connection attempts */
+  size_t inflight;   /* frames in the write in flight */
+  bool sender_idle;  /* connected with nothing to do: wake it for a new frame */
+} q;
+
+static uv_once_t q_once = UV_ONCE_INIT;
+static atomic_bool handler_on = true;
+
+static void at_exit(void) {
+  dp_log_shutdown(EXIT_WAIT_MS);
+}
+
+#ifndef _WIN32
+/* fork() while another thread holds q.lock would leave it locked forever in
+ * the child: hold it across the fork. */
+static void before_fork(void) {
+  uv_mutex_lock(&q.lock);
+}
+
+static void after_fork_parent(void) {
+  uv_mutex_unlock(&q.lock);
+}
+
+/* In a child made by fork() the sender thread does not exist: forget the
+ * parent's sender and queue (their memory is the parent's copy, left alone)
+ * so that the child starts its own. Runs in the child, holding q.lock. */
+static void forget_after_fork(void) {
+  if (q.sender == NULL) return;
+  q.parents_sender = q.sender;
+  q.parents_queue = q.head;
+  q.sender = NULL;
+  q.head = q.tail = NULL;
+  q.count = q.bytes = 0;
+  q.inflight = 0;
+  q.lost_unreported = 0;
+  q.stopping = q.sender_idle = false;
+  q.stats.connected = false;
+}
+
+static void after_fork_child(void) {
+  forget_after_fork();
+  uv_mutex_unlock(&q.lock);
+}
+#endif
+
+static void q_init(void) {
+  uv_mutex_init(&q.lock);
+#ifndef _WIN32
+  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+#endif
+  uv_cond_init(&q.changed);
+  q.max_records = DEFAULT_MAX_RECORDS;
+  q.max_bytes = DEFAULT_MAX_BYTES;
+  q.backoff_initial = 1000;
+  q.backoff_max = 30000;
+  snprintf(q.host, sizeof q.host, "%s", DEFAULT_HOST);
+  q.port = DEFAULT_PORT;
+  atexit(at_exit);
+}
+
+/* ---- the queue (caller holds q.lock) ------------------------------------- */
+
+/* Drops the oldest frames beyond the bounds onto *dropped (freed by the
+ * caller after unlocking). */
+static void trim(entry_t **dropped) {
+  while (q.head != NULL && (q.count > q.max_records || q.bytes > q.max_bytes)) {
+    entry_t *e = q.head;
+    q.head = e->next;
+    if (q.head == NULL) q.tail = NULL;
+    q.count--;
+    q.bytes -= e->len;
+    q.lost_unreported++;
+    q.stats.dropped++;
+    e->next = *dropped;
+    *dropped = e;
+  }
+}
+
+static void free_list(entry_t *e) {
+  while (e != NULL) {
+    entry_t *next = e->next;
+    free(e);
+    e = next;
+  }
+}
+
+/* ---- the sender thread --------------------------------------------------- */
+
+static void start_connect(sender_t *s);
+
+static void on_retry_timer(uv_timer_t *t) {
+  start_connect(t->data);
+}
+
+static void on_conn_closed(uv_handle_t *h) {
+  free(h->data);
+}
+
+static void close_conn(sender_t *s) {
+  if (s->conn == NULL) return;
+  uv_close((uv_handle_t *)&s->conn->tcp, on_conn_closed);
+  s->conn = NULL;
+}
+
+/* The one warning on stderr per outage (printed without holding q.lock: a
+ * slow stderr must never hold up a logging thread). */
+static void warn_unreachable(const sender_t *s, const char *why, size_t max_records) {
+  char line[512];
+  uv_timeval64_t tv;
+  uv_gettimeofday(&tv);
+  dp_log_format_line(line, sizeof line, (double)tv.tv_sec + (double)tv.tv_usec / 1e6,
+                     "dareplane.log", DP_LOG_WARNING, "");
+  fprintf(stderr,
+          "%scannot reach the log server at %s:%d (%s); records are queued (at most %zu) "
+          "and sent when it is back\n",
+          line, s->host, s->port, why, max_records);
+}
+
+/* A connection attempt failed: wait, then try again. */
+static void fail(sender_t *s, const char *why) {
+  close_conn(s);
+  s->state = S_WAITING;
+  uv_mutex_lock(&q.lock);
+  q.sender_idle = false;
+  q.fail_gen++;
+  q.stats.connected = false;
+  bool warn = !q.warned;
+  q.warned = true;
+  size_t max_records = q.max_records;
+  uv_cond_broadcast(&q.changed);
+  unsigned max = q.backoff_max;
+  uv_mutex_unlock(&q.lock);
+  if (warn) warn_unreachable(s, why, max_records);
+  uv_timer_start(&s->timer, on_retry_timer, s->backoff_ms, 0);
+  s->backoff_ms = s->backoff_ms > max / 2 ? max : s->backoff_ms * 2;
+}
+
+/* Settles the frames of the write in flight when the link breaks: those of
+ * which no byte left are queued again at the front (in order), one cut in
+ * the middle is lost, the rest counts as sent. */
+static void settle_batch(sender_t *s, size_t unsent_bytes) {
+  size_t keep = s->batch_n; /* batch[keep..] go back to the queue */
+  size_t tail_bytes = 0;
+  while (keep > 0 && tail_bytes + s->batch[keep - 1]->len <= unsent_bytes)
+    tail_bytes += s->batch[--keep]->len;
+  size_t cut = tail_bytes < unsent_bytes && keep > 0 ? 1 : 0;
+  entry_t *done = NULL;
+  uv_mutex_lock(&q.lock);
+  for (size_t i = s->batch_n; i > keep; i--) {
+    entry_t *e = s->batch[i - 1];
+    e->next = q.head;
+    q.head = e;
+    if (q.tail == NULL) q.tail = e;
+    q.count++;
+    q.bytes += e->len;
+  }
+  q.stats.sent += keep - cut;
+  q.stats.dropped += cut;
+  q.lost_unreported += cut;
+  q.inflight = 0;
+  entry_t *trimmed = NULL;
+  trim(&trimmed);
+  uv_cond_broadcast(&q.changed);
+  uv_mutex_unlock(&q.lock);
+  for (size_t i = 0; i < keep; i++) {
+    s->batch[i]->next = done;
+    done = s->batch[i];
+  }
+  s->batch_n = 0;
+  free_list(done);
+  free_list(trimmed);
+}
+
+/* The established link broke: keep what was not sent and reconnect now (a
+ * restarted server is usually back; if not, the back-off starts). */
+static void link_lost(sender_t *s, const char *why) {
+  (void)why;
+  if (s->batch_n > 0) settle_batch(s, uv_stream_get_write_queue_size((uv_stream_t *)&s->conn->tcp));
+  close_conn(s);
+  uv_mutex_lock(&q.lock);
+  q.stats.connected = false;
+  q.sender_idle = false;
+  s->backoff_ms = q.backoff_initial;
+  uv_mutex_unlock(&q.lock);
+  start_connect(s);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  static char sink[256]; /* the server never sends anything we use */
+  (void)h;
+  (void)suggested;
+  *buf = uv_buf_init(sink, sizeof sink);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  (void)buf;
+  conn_t *c = stream->data;
+  if (nread < 0 && c == c->s->conn) link_lost(c->s, uv_strerror((int)nread));
+}
+
+static void on_kick(uv_idle_t *h);
+
+static void on_write(uv_write_t *req, int status) {
+  conn_t *c = req->data;
+  sender_t *s = c->s;
+  if (c != s->conn || s->batch_n == 0) return; /* settled when the link broke */
+  if (status < 0) {
+    /* No way to know how much of the batch got out: count it lost. */
+    uv_mutex_lock(&q.lock);
+    q.stats.dropped += s->batch_n;
+    q.lost_unreported += s->batch_n;
+    q.inflight = 0;
+    uv_mutex_unlock(&q.lock);
+    for (size_t i = 0; i < s->batch_n; i++) free(s->batch[i]);
+    s->batch_n = 0;
+    link_lost(s, uv_strerror(status));
+    return;
+  }
+  settle_batch(s, 0);
+  uv_idle_start(&s->kick, on_kick);
+}
+
+/* A frame for "N records were lost", made by the sender itself. */
+static entry_t *loss_entry(unsigned long long lost) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "%llu log record%s lost before this one (queue full or link broken)",
+           lost, lost == 1 ? " was" : "s were");
+  dp_log_record_t rec = {
+      .name = "dareplane.log",
+      .level = DP_LOG_WARNING,
+      .msg = msg,
+      .msg_len = strlen(msg),
+      .pathname = __FILE__,
+      .lineno = __LINE__,
+      .func = __func__,
+      .thread = (uint64_t)uv_thread_self(),
+      .thread_name = "dareplane-log-sender",
+      .process = (int64_t)uv_os_getpid(),
+      .process_name = "MainProcess",
+  };
+  uv_timeval64_t tv;
+  uv_gettimeofday(&tv);
+  rec.created = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+  rec.relative_ms = dp_log_relative_ms(rec.created);
+  char storage[1024];
+  dp_textbuf_t b;
+  dp_textbuf_init(&b, storage, sizeof storage);
+  dp_log_frame_encode(&rec, &b);
+  entry_t *e = dp_textbuf_failed(&b) ? NULL : malloc(sizeof *e + b.len);
+  if (e != NULL) {
+    e->len = b.len;
+    memcpy(e->data, b.data, b.len);
+  }
+  dp_textbuf_free(&b);
+  return e;
+}
+
+static void on_kick(uv_idle_t *h) {
+  (void)h; /* its only job is to keep the next poll from blocking */
+}
+
+/* After each poll: while connected and idle, write the next batch. */
+static void on_check(uv_check_t *h) {
+  sender_t *s = h->data;
+  uv_idle_stop(&s->kick);
+  if (s->state != S_CONNECTED || s->batch_n > 0) return;
+  /* The loss count and the frames after the gap are taken together, so the
+   * loss record lands exactly where the records are missing. */
+  uv_mutex_lock(&q.lock);
+  unsigned long long lost = q.lost_unreported;
+  q.lost_unreported = 0;
+  size_t n = lost > 0 ? 1 : 0; /* slot 0: the loss record */
+  while (q.head != NULL && n < BATCH_MAX) {
+    entry_t *e = q.head;
+    q.head = e->next;
+    if (q.head == NULL) q.tail = NULL;
+    q.count--;
+    q.bytes -= e->len;
+    s->batch[n++] = e;
+  }
+  q.sender_idle = n == 0;
+  q.inflight = n;
+  uv_mutex_unlock(&q.lock);
+  if (lost > 0) {
+    entry_t *e = loss_entry(lost);
+    if (e != NULL) {
+      s->batch[0] = e;
+    } else { /* out of memory: the report is lost, the records are not */
+      memmove(s->batch, s->batch + 1, (n - 1) * sizeof(entry_t *));
+      n--;
+    }
+  }
+  s->batch_n = n;
+  if (n == 0) {
+    if (lost > 0) { /* only the report was to go, and it could not be made */
+      uv_mutex_lock(&q.lock);
+      q.inflight = 0;
+      uv_cond_broadcast(&q.changed);
+      uv_mutex_unlock(&q.lock);
+    }
+    return;
+  }
+  uv_buf_t bufs[BATCH_MAX];
+  for (size_t i = 0; i < s->batch_n; i++)
+    bufs[i] = uv_buf_init(s->batch[i]->data, (unsigned)s->batch[i]->len);
+  s->conn->write_req.data = s->conn;
+  int rc = uv_write(&s->conn->write_req, (uv_stream_t *)&s->conn->tcp, bufs, (unsigned)s->batch_n,
+                    on_write);
+  if (rc < 0) {
+    settle_batch(s, SIZE_MAX); /* nothing left: all of it goes back */
+    link_lost(s, uv_strerror(rc));
+  }
+}
+
+static void forget_addrs(sender_t *s) {
+  uv_freeaddrinfo(s->addrs); /* accepts NULL */
+  s->addrs = s->next_addr = NULL;
+}
+
+static void connect_to(sender_t *s, const struct sockaddr *addr);
+
+/* The current address did not answer: try the host's next one (as Python's
+ * create_connection does), or wait and start over. */
+static void attempt_failed(sender_t *s, const char *why) {
+  struct addrinfo *next = s->next_addr;
+  if (next == NULL) {
+    forget_addrs(s);
+    fail(s, why);
+    return;
+  }
+  close_conn(s);
+  s->next_addr = next->ai_next;
+  connect_to(s, next->ai_addr);
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+  conn_t *c = req->data;
+  sender_t *s = c->s;
+  if (c != s->conn || s->state != S_CONNECTING) return; /* timed out meanwhile */
+  uv_timer_stop(&s->timer);
+  if (status < 0) {
+    attempt_failed(s, uv_strerror(status));
+    return;
+  }
+  forget_addrs(s);
+  s->state = S_CONNECTED;
+  uv_tcp_nodelay(&c->tcp, 1);
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  uv_mutex_lock(&q.lock);
+  s->backoff_ms = q.backoff_initial;
+  q.stats.connected = true;
+  q.stats.connects++;
+  q.warned = false; /* warn again should it go away later */
+  uv_mutex_unlock(&q.lock);
+}
+
+static void on_connect_timeout(uv_timer_t *t) {
+  attempt_failed(t->data, "connection timed out");
+}
+
+static void connect_to(sender_t *s, const struct sockaddr *addr) {
+  conn_t *c = calloc(1, sizeof *c);
+  if (c == NULL) {
+    fail(s, "out of memory");
+    return;
+  }
+  c->s = s;
+  c->connect_req.data = c;
+  uv_tcp_init(&s->loop, &c->tcp);
+  c->tcp.data = c;
+  s->conn = c;
+  s->state = S_CONNECTING;
+  int rc = uv_tcp_connect(&c->connect_req, &c->tcp, addr, on_connect);
+  if (rc < 0) {
+    attempt_failed(s, uv_strerror(rc));
+    return;
+  }
+  uv_timer_start(&s->timer, on_connect_timeout, CONNECT_TIMEOUT_MS, 0);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  sender_t *s = req->data;
+  if (s->stopping || status < 0 || res == NULL) {
+    uv_freeaddrinfo(res);
+    if (!s->stopping) fail(s, status < 0 ? uv_strerror(status) : "no address");
+    return;
+  }
+  s->addrs = res;
+  s->next_addr = res->ai_next;
+  connect_to(s, res->ai_addr);
+}
+
+static void start_connect(sender_t *s) {
+  uv_timer_stop(&s->timer);
+  forget_addrs(s);
+  uv_mutex_lock(&q.lock);
+  snprintf(s->host, sizeof s->host, "%s", q.host);
+  s->port = q.port;
+  uv_mutex_unlock(&q.lock);
+  union {
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+  } addr;
+  if (uv_ip4_addr(s->host, s->port, &addr.in4) == 0 ||
+      uv_ip6_addr(s->host, s->port, &addr.in6) == 0) {
+    connect_to(s, &addr.sa);
+    return;
+  }
+  char port[16];
+  snprintf(port, sizeof port, "%d", s->port);
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+  s->gai.data = s;
+  s->state = S_RESOLVING;
+  int rc = uv_getaddrinfo(&s->loop, &s->gai, on_resolved, s->host, port, &hints);
+  if (rc < 0) fail(s, uv_strerror(rc));
+}
+
+static void close_handle(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void on_wake(uv_async_t *h) {
+  sender_t *s = h->data;
+  uv_mutex_lock(&q.lock);
+  bool stop = q.stopping, retry = q.retry_requested;
+  q.retry_requested = false;
+  uv_mutex_unlock(&q.lock);
+  if (stop) {
+    s->stopping = true;
+    if (s->batch_n > 0 && s->conn != NULL)
+      settle_batch(s, uv_stream_get_write_queue_size((uv_stream_t *)&s->conn->tcp));
+    close_conn(s);
+    uv_walk(&s->loop, close_handle, NULL);
+    return;
+  }
+  if (retry && s->state == S_WAITING) start_connect(s);
+}
+
+static void sender_main(void *arg) {
+  sender_t *s = arg;
+#ifndef _WIN32
+  /* A write to a server that died must fail with EPIPE here, not kill the
+   * module with SIGPIPE (which a write raises in the writing thread). */
+  sigset_t pipe_only;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, NULL);
+#endif
+  start_connect(s);
+  uv_run(&s->loop, UV_RUN_DEFAULT);
+  forget_addrs(s);
+}
+
+/* Starts the sender (caller holds q.lock). Returns 0 or a negative code. */
+static int start_sender(void) {
+  sender_t *s = calloc(1, sizeof *s);
+  if (s == NULL) return DP_ENOMEM;
+  if (!q.host_set) {
+    const char *h = getenv("DP_LOG_HOST");
+    if (h != NULL && h[0] != '\0' && strlen(h) < sizeof q.host)
+      snprintf(q.host, sizeof q.host, "%s", h);
+  }
+  if (!q.port_set) {
+    const char *p = getenv("DP_LOG_PORT");
+    long v = p != NULL ? strtol(p, NULL, 10) : 0;
+    if (v > 0 && v <= 65535) q.port = (int)v;
+  }
+  s->backoff_ms = q.backoff_initial;
+  uv_loop_init(&s->loop);
+  uv_async_init(&s->loop, &s->wake, on_wake);
+  uv_timer_init(&s->loop, &s->timer);
+  uv_check_init(&s->loop, &s->check);
+  uv_check_start(&s->check, on_check);
+  uv_idle_init(&s->loop, &s->kick);
+  s->wake.data = s->timer.data = s->check.data = s->kick.data = s;
+  if (uv_thread_create(&q.thread, sender_main, s) != 0) {
+    uv_walk(&s->loop, close_handle, NULL);
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&s->loop);
+    free(s);
+    return DP_ESYS;
+  }
+  q.sender = s;
+  return 0;
+}
+
+/* ---- the logging side ---------------------------------------------------- */
+
+void dp_log_net_emit(const dp_log_record_t *rec) {
+  if (!atomic_load_explicit(&handler_on, memory_order_relaxed)) return;
+  uv_once(&q_once, q_init);
+  char storage[2048];
+  dp_textbuf_t b;
+  dp_textbuf_init(&b, storage, sizeof storage);
+  dp_log_frame_encode(rec, &b);
+  entry_t *e = dp_textbuf_failed(&b) ? NULL : malloc(sizeof *e + b.len);
+  if (e != NULL) {
+    e->next = NULL;
+    e->len = b.len;
+    memcpy(e->data, b.data, b.len);
+  }
+  dp_textbuf_free(&b);
+
+  entry_t *dropped = NULL;
+  uv_mutex_lock(&q.lock);
+  if (e == NULL) { /* out of memory: counts as lost */
+    q.stats.dropped++;
+    q.lost_unreported++;
+  } else if (q.stopping || (q.sender == NULL && start_sender() < 0)) {
+    dropped = e;
+    q.stats.dropped++;
+  } else {
+    if (q.tail != NULL)
+      q.tail->next = e;
+    else
+      q.head = e;
+    q.tail = e;
+    q.count++;
+    q.bytes += e->len;
+    q.stats.queued++;
+    trim(&dropped);
+    if (q.sender_idle) { /* otherwise it is busy, or connecting, and will look */
+      q.sender_idle = false;
+      uv_async_send(&q.sender->wake);
+    }
+  }
+  uv_mutex_unlock(&q.lock);
+  free_list(dropped);
+}
+
+void dp_log_set_network_handler(bool enabled) {
+  atomic_store(&handler_on, enabled);
+}
+
+int dp_log_set_server(const char *host, int port) {
+  if (port < 0 || port > 65535 || (host != NULL && (host[0] == '\0' || strlen(host) > 255)))
+    return DP_EINVAL;
+  uv_once(&q_once, q_init);
+  uv_mutex_lock(&q.lock);
+  if (host != NULL) {
+    snprintf(q.host, sizeof q.host, "%s", host);
+    q.host_set = true;
+  }
+  if (port != 0) {
+    q.port = port;
+    q.port_set = true;
+  }
+  uv_mutex_unlock(&q.lock);
+  return 0;
+}
+
+void dp_log_set_queue_limits(size_t max_records, size_t max_bytes) {
+  uv_once(&q_once, q_init);
+  entry_t *dropped = NULL;
+  uv_mutex_lock(&q.lock);
+  if (max_records > 0) q.max_records = max_records;
+  if (max_bytes > 0) q.max_bytes = max_bytes;
+  trim(&dropped);
+  uv_mutex_unlock(&q.lock);
+  free_list(dropped);
+}
+
+void dp_log_set_backoff(unsigned initial_ms, unsigned max_ms) {
+  uv_once(&q_once, q_init);
+  uv_mutex_lock(&q.lock);
+  if (initial_ms > 0) q.backoff_initial = initial_ms;
+  if (max_ms > 0) q.backoff_max = max_ms;
+  if (q.backoff_max < q.backoff_initial) q.backoff_max = q.backoff_initial;
+  uv_mutex_unlock(&q.lock);
+}
+
+void dp_log_retry_now(void) {
+  uv_once(&q_once, q_init);
+  uv_mutex_lock(&q.lock);
+  if (q.sender != NULL) {
+    q.retry_requested = true;
+    uv_async_send(&q.sender->wake);
+  }
+  uv_mutex_unlock(&q.lock);
+}
+
+int dp_log_flush(unsigned timeout_ms) {
+  uv_once(&q_once, q_init);
+  int rc = 0;
+  uv_mutex_lock(&q.lock);
+  if (q.sender != NULL) {
+    unsigned gen = q.fail_gen;
+    q.retry_requested = true;
+    uv_async_send(&q.sender->wake);
+    uint64_t deadline = uv_hrtime() + (uint64_t)timeout_ms * 1000000u;
+    while (q.count > 0 || q.inflight > 0 || q.lost_unreported > 0) {
+      uint64_t now = uv_hrtime();
+      if (q.fail_gen != gen) {
+        rc = DP_ECONN;
+        break;
+      }
+      if (now >= deadline) {
+        rc = DP_ETIMEDOUT;
+        break;
+      }
+      uv_cond_timedwait(&q.changed, &q.lock, deadline - now);
+    }
+  }
+  uv_mutex_unlock(&q.lock);
+  return rc;
+}
+
+void dp_log_shutdown(unsigned timeout_ms) {
+  dp_log_flush(timeout_ms);
+  uv_mutex_lock(&q.lock);
+  sender_t *s = q.sender;
+  if (s == NULL || q.stopping) {
+    uv_mutex_unlock(&q.lock);
+    return;
+  }
+  q.stopping = true;
+  uv_async_send(&s->wake);
+  uv_mutex_unlock(&q.lock);
+  uv_thread_join(&q.thread);
+  uv_loop_close(&s->loop);
+  free(s);
+
+  uv_mutex_lock(&q.lock);
+  entry_t *left = q.head;
+  size_t n = q.count;
+  q.stats.dropped += n;
+  q.head = q.tail = NULL;
+  q.count = q.bytes = 0;
+  q.lost_unreported = 0;
+  q.inflight = 0;
+  q.sender = NULL;
+  q.stopping = false;
+  q.sender_idle = false;
+  q.stats.connected = false;
+  uv_mutex_unlock(&q.lock);
+  free_list(left);
+  if (n > 0)
+    fprintf(stderr, "dareplane.log: %zu log records could not be sent to the log server\n", n);
+}
+
+void dp_log_net_stats(dp_log_net_stats_t *out) {
+  uv_once(&q_once, q_init);
+  uv_mutex_lock(&q.lock);
+  *out = q.stats;
+  uv_mutex_unlock(&q.lock);
+}

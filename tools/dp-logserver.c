@@ -1,0 +1,323 @@
+/* dp-logserver.c - the central Dareplane log server, in C.
+ *
+ *   dp-logserver [--host 127.0.0.1] [--port 9020] [--logfile default_socket.log]
+ *                [--max-frame 1048576] [--quiet]
+ *
+ * A drop-in for `python -m dareplane_utils.logging.server`: it accepts the
+ * length-prefixed JSON log records of C and Python modules and writes each
+ * one in the standard line format to the log file (append) and to the
+ * console. Unlike the Python server it serves any number of clients on one
+ * libuv loop, and bad input closes only the client that sent it, with the
+ * reason written to the log file. SIGINT/SIGTERM: finish and exit 0. */
+#include "common/error_internal.h"
+#include "log/frame.h"
+#include "log/record.h"
+
+#include <dareplane/dareplane.h>
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+typedef struct client {
+  uv_tcp_t tcp;
+  dp_log_frame_reader_t reader;
+  struct client *prev, *next;
+  struct server *srv;
+  char peer[64];
+} client_t;
+
+typedef struct server {
+  uv_loop_t *loop;
+  uv_tcp_t listener;
+  uv_signal_t sigint, sigterm;
+  client_t *clients;
+  FILE *file;
+  const char *logfile;
+  bool console;
+  size_t max_frame;
+  dp_textbuf_t out; /* lines of the current read, written in one go */
+  bool write_failed;
+} server_t;
+
+/* ---- output -------------------------------------------------------------- */
+
+/* Writes the lines gathered in srv->out to the file, flushed. */
+static void flush_lines(server_t *srv) {
+  if (srv->out.len == 0) return;
+  if (fwrite(srv->out.data, 1, srv->out.len, srv->file) != srv->out.len || fflush(srv->file) != 0) {
+    if (!srv->write_failed) perror("dp-logserver: writing the log file");
+    srv->write_failed = true;
+  }
+  srv->out.len = 0;
+  if (srv->console) fflush(stderr);
+}
+
+/* One line: to the pending file output and to the console. */
+static void add_line(server_t *srv, int level, const char *line, size_t prefix, size_t len) {
+  dp_textbuf_put(&srv->out, line, len);
+  dp_textbuf_putc(&srv->out, '\n');
+  if (srv->console) dp_log_console_line(level, line, prefix, line + prefix);
+}
+
+/* A line of the server's own (why a client was closed, ...). */
+static void server_line(server_t *srv, int level, const char *fmt, ...) DP_PRINTF(3, 4);
+static void server_line(server_t *srv, int level, const char *fmt, ...) {
+  char msg[512], line[700];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  uv_timeval64_t tv;
+  uv_gettimeofday(&tv);
+  double now = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+  size_t prefix = dp_log_format_line(line, sizeof line, now, "dp-logserver", level, "");
+  size_t len = dp_log_format_line(line, sizeof line, now, "dp-logserver", level, msg);
+  if (len >= sizeof line) len = sizeof line - 1;
+  add_line(srv, level, line, prefix, len);
+  flush_lines(srv);
+}
+
+/* ---- clients ------------------------------------------------------------- */
+
+static void on_client_closed(uv_handle_t *h) {
+  client_t *c = h->data;
+  dp_log_frame_reader_free(&c->reader);
+  free(c);
+}
+
+static void close_client(client_t *c) {
+  if (c->prev != NULL)
+    c->prev->next = c->next;
+  else
+    c->srv->clients = c->next;
+  if (c->next != NULL) c->next->prev = c->prev;
+  uv_close((uv_handle_t *)&c->tcp, on_client_closed);
+}
+
+static int on_frame(void *ctx, const char *json, size_t len) {
+  server_t *srv = ctx;
+  dp_log_decoded_t rec;
+  int rc = dp_log_frame_decode(json, len, &rec);
+  if (rc < 0) return rc;
+  char storage[1024];
+  dp_textbuf_t line;
+  dp_textbuf_init(&line, storage, sizeof storage);
+  size_t prefix = dp_log_decoded_line(&rec, &line);
+  if (dp_textbuf_failed(&line))
+    rc = dp_error_set(DP_ENOMEM, "no memory for a log line");
+  else
+    add_line(srv, rec.levelno, line.data, prefix, line.len);
+  dp_textbuf_free(&line);
+  dp_log_decoded_free(&rec);
+  return rc;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  static char chunk[64 * 1024]; /* one read at a time on this loop */
+  (void)h;
+  (void)suggested;
+  *buf = uv_buf_init(chunk, sizeof chunk);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  client_t *c = stream->data;
+  server_t *srv = c->srv;
+  if (nread > 0) {
+    int rc = dp_log_frame_reader_feed(&c->reader, buf->base, (size_t)nread, on_frame, srv);
+    flush_lines(srv); /* everything decoded before a bad frame is kept */
+    if (rc < 0) {
+      server_line(srv, DP_LOG_ERROR, "closing client %s: %s", c->peer, dp_error_detail());
+      close_client(c);
+    }
+    return;
+  }
+  if (nread == 0) return;
+  if (nread == UV_EOF) {
+    if (dp_log_frame_reader_finish(&c->reader) < 0)
+      server_line(srv, DP_LOG_ERROR, "client %s: %s", c->peer, dp_error_detail());
+  } else {
+    server_line(srv, DP_LOG_WARNING, "client %s: read failed: %s", c->peer,
+                uv_strerror((int)nread));
+  }
+  close_client(c);
+}
+
+static void peer_name(uv_tcp_t *tcp, char *out, size_t size) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  char ip[48] = "?";
+  int port = 0;
+  if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET6) {
+      uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+      port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    } else {
+      uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+      port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+  }
+  snprintf(out, size, "%s:%d", ip, port);
+}
+
+static void on_connection(uv_stream_t *listener, int status) {
+  server_t *srv = listener->data;
+  if (status < 0) {
+    server_line(srv, DP_LOG_WARNING, "accept failed: %s", uv_strerror(status));
+    return;
+  }
+  client_t *c = calloc(1, sizeof *c);
+  if (c == NULL) return; /* the connection stays pending in the backlog */
+  c->srv = srv;
+  dp_log_frame_reader_init(&c->reader, srv->max_frame);
+  uv_tcp_init(srv->loop, &c->tcp);
+  c->tcp.data = c;
+  if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
+    uv_close((uv_handle_t *)&c->tcp, on_client_closed);
+    return;
+  }
+  peer_name(&c->tcp, c->peer, sizeof c->peer);
+  c->next = srv->clients;
+  if (c->next != NULL) c->next->prev = c;
+  srv->clients = c;
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+static void on_signal(uv_signal_t *h, int signum) {
+  server_t *srv = h->data;
+  (void)signum;
+  uv_close((uv_handle_t *)&srv->listener, NULL);
+  uv_close((uv_handle_t *)&srv->sigint, NULL);
+  uv_close((uv_handle_t *)&srv->sigterm, NULL);
+  while (srv->clients != NULL) close_client(srv->clients);
+}
+
+static int listen_on(server_t *srv, const char *host, int port) {
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+  uv_getaddrinfo_t gai;
+  char service[16];
+  snprintf(service, sizeof service, "%d", port);
+  int rc = uv_getaddrinfo(srv->loop, &gai, NULL, host, service, &hints);
+  if (rc < 0 || gai.addrinfo == NULL) {
+    fprintf(stderr, "dp-logserver: cannot resolve %s: %s\n", host,
+            rc < 0 ? uv_strerror(rc) : "no address");
+    return 1;
+  }
+  uv_tcp_init(srv->loop, &srv->listener);
+  srv->listener.data = srv;
+  const struct addrinfo *use = gai.addrinfo; /* IPv4 first, as Python's server */
+  for (const struct addrinfo *a = gai.addrinfo; a != NULL; a = a->ai_next)
+    if (a->ai_family == AF_INET) {
+      use = a;
+      break;
+    }
+  rc = uv_tcp_bind(&srv->listener, use->ai_addr, 0);
+  uv_freeaddrinfo(gai.addrinfo);
+  if (rc == 0) rc = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
+  if (rc < 0) {
+    fprintf(stderr, "dp-logserver: cannot listen on %s:%d: %s\n", host, port, uv_strerror(rc));
+    return 1;
+  }
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&ss, &len);
+  int bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                             : ((struct sockaddr_in *)&ss)->sin_port);
+  printf("dp-logserver listening on %s:%d, writing to %s\n", host, bound, srv->logfile);
+  fflush(stdout);
+  return 0;
+}
+
+static void usage(FILE *to) {
+  fprintf(to, "usage: dp-logserver [--host 127.0.0.1] [--port 9020] "
+              "[--logfile default_socket.log] [--max-frame BYTES] [--quiet]\n"
+              "Options also take the --key=value form.\n");
+}
+
+/* Value of option `name` at argv[*i] ("--name=v" or "--name v"), or NULL. */
+static const char *option(int argc, char **argv, int *i, const char *name) {
+  const char *a = argv[*i];
+  size_t n = strlen(name);
+  if (strncmp(a, name, n) != 0) return NULL;
+  if (a[n] == '=') return a + n + 1;
+  if (a[n] == '\0' && *i + 1 < argc && argv[*i + 1] != NULL) return argv[++*i];
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  const char *host = "127.0.0.1", *logfile = "default_socket.log", *v;
+  long port = 9020, max_frame = (long)DP_LOG_FRAME_MAX_DEFAULT;
+  bool console = true;
+  for (int i = 1; i < argc; i++) {
+    char *end = NULL;
+    if ((v = option(argc, argv, &i, "--host")) != NULL) {
+      host = v;
+    } else if ((v = option(argc, argv, &i, "--port")) != NULL) {
+      port = strtol(v, &end, 10);
+      if (*end != '\0' || port < 0 || port > 65535) {
+        fprintf(stderr, "dp-logserver: bad port '%s'\n", v);
+        return 2;
+      }
+    } else if ((v = option(argc, argv, &i, "--logfile")) != NULL) {
+      logfile = v;
+    } else if ((v = option(argc, argv, &i, "--max-frame")) != NULL) {
+      max_frame = strtol(v, &end, 10);
+      if (*end != '\0' || max_frame < 1) {
+        fprintf(stderr, "dp-logserver: bad --max-frame '%s'\n", v);
+        return 2;
+      }
+    } else if (strcmp(argv[i], "--quiet") == 0) {
+      console = false;
+    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      usage(stdout);
+      return 0;
+    } else {
+      fprintf(stderr, "dp-logserver: unknown argument '%s'\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
+
+#ifdef SIGPIPE
+  signal(SIGPIPE, SIG_IGN); /* a console that went away must not end the server */
+#endif
+  server_t srv = {.loop = uv_default_loop(),
+                  .logfile = logfile,
+                  .console = console,
+                  .max_frame = (size_t)max_frame};
+  dp_textbuf_init(&srv.out, NULL, 0);
+  srv.file = fopen(logfile, "a");
+  if (srv.file == NULL) {
+    fprintf(stderr, "dp-logserver: cannot open %s: ", logfile);
+    perror(NULL);
+    return 1;
+  }
+  static char errbuf[64 * 1024];
+  setvbuf(stderr, errbuf, _IOFBF, sizeof errbuf); /* flushed after every read */
+  if (listen_on(&srv, host, (int)port) != 0) {
+    fclose(srv.file);
+    return 1;
+  }
+  uv_signal_init(srv.loop, &srv.sigint);
+  uv_signal_init(srv.loop, &srv.sigterm);
+  srv.sigint.data = srv.sigterm.data = &srv;
+  uv_signal_start(&srv.sigint, on_signal, SIGINT);
+  uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
+
+  uv_run(srv.loop, UV_RUN_DEFAULT);
+
+  flush_lines(&srv);
+  uv_fs_t req;
+  uv_fs_fsync(NULL, &req, fileno(srv.file), NULL);
+  uv_fs_req_cleanup(&req);
+  fclose(srv.file);
+  fflush(stderr);
+  dp_textbuf_free(&srv.out);
+  uv_loop_close(srv.loop);
+  return srv.write_failed ? 1 : 0;
+}
