@@ -33,3 +33,12 @@ def procs():
 @pytest.fixture
 def port():
     return helpers.free_port()
+
+
+@pytest.fixture(autouse=True)
+def _no_records_to_9020(monkeypatch):
+    """The network log handler is on by default and aims at 127.0.0.1:9020, where
+    a real Dareplane log server may run. Every test (and every process it starts,
+    and the library loaded through ctypes) logs to a free port instead, unless
+    the test sets DP_LOG_PORT itself."""
+    monkeypatch.setenv("DP_LOG_PORT", str(helpers.free_port()))

@@ -14,11 +14,7 @@ import numpy as np
 import pytest
 
 import dp_lib
-import helpers
 from helpers import BIN_DIR, wait_until
-
-# Library and tools log; never towards the real log server port 9020.
-os.environ.setdefault("DP_LOG_PORT", str(helpers.free_port()))
 
 MOCK, WATCH = BIN_DIR / "dp-mock-stream", BIN_DIR / "dp-watch"
 WRAP = {"int8": 100, "int16": 30000}  # dp-mock-stream's ramp wraps here (else 2^24)

@@ -4,7 +4,6 @@ recovery, timeouts, and the Python StreamWatcher reading the same stream."""
 from __future__ import annotations
 
 import gc
-import os
 import socket
 import time
 import uuid
@@ -15,11 +14,7 @@ import pytest
 from dareplane_utils.stream_watcher.lsl_stream_watcher import StreamWatcher
 
 import dp_lib
-import helpers
 from helpers import wait_until
-
-# Library and tools log; never towards the real log server port 9020.
-os.environ.setdefault("DP_LOG_PORT", str(helpers.free_port()))
 
 FORMATS = {  # our dtype code -> (pylsl format, numpy dtype or None for strings)
     1: (pylsl.cf_float32, np.float32),
