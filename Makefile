@@ -1,7 +1,7 @@
 # The project's entry points. `make test` and `make demo` do all set-up on a
 # fresh machine (scripts/install-deps.sh); nothing else needs to be run first.
 #
-#   make demo    build everything and run the demo
+#   make demo    build everything and run the demos (a control room driving a module)
 #   make test    install what is missing, build (normal, ASan+UBSan, fuzz),
 #                run ctest in both builds, valgrind, the fuzzers, and pytest
 #   make bench   Release build + benchmarks against the Python reference
@@ -90,6 +90,7 @@ test-py: build
 
 demo: build
 	$(BUILD)/bin/example-ringbuffer
+	$(BUILD)/bin/example-control-room
 
 bench: deps $(BENCH_BUILD)/CMakeCache.txt
 	cmake --build $(BENCH_BUILD)

@@ -6,9 +6,12 @@
 #include "dareplane/common.h"
 #include "dareplane/error.h"
 #include "dareplane/log.h"
+#include "dareplane/client.h"
 #include "dareplane/lsl.h"
 #include "dareplane/lsl_outlet.h"
+#include "dareplane/module.h"
 #include "dareplane/ringbuffer.h"
+#include "dareplane/server.h"
 #include "dareplane/stream_watcher.h"
 
 #endif /* DAREPLANE_H */

@@ -1,0 +1,91 @@
+/* client.h - talking to a Dareplane module the way the control room does:
+ * connect with retries, read the greeting, send commands, read replies with a
+ * timeout, list the commands (GET_PCOMMS), check liveness (UP).
+ *
+ *     dp_client_opts_t o;
+ *     dp_client_opts_init(&o);
+ *     o.port = 8081;
+ *     dp_client_t *c = dp_client_connect(&o);
+ *     char *reply; size_t len;
+ *     if (dp_client_request(c, "ECHO|{\"text\": \"hi\"}", &reply, &len, 1.0) == 0) ...
+ *     free(reply);
+ *     dp_client_close(c);
+ *
+ * The protocol has no reply framing: a reply is what arrives after a command
+ * until the module has been quiet for a few milliseconds. Callbacks the
+ * module pushes arrive on the same socket and are read like replies.
+ *
+ * Ignore SIGPIPE in programs that use it (dp-send does): sending to a module
+ * that has just closed the connection may raise it.
+ *
+ * Blocking calls; a client is used by one thread at a time (each has its own
+ * private event loop). Errors follow error.h. */
+#ifndef DAREPLANE_CLIENT_H
+#define DAREPLANE_CLIENT_H
+
+#include <stddef.h>
+
+#include "common.h"
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dp_client dp_client_t;
+
+typedef struct {
+  const char *host;     /* name or address; default "127.0.0.1" */
+  int port;             /* default 8080 */
+  int attempts;         /* connection attempts when refused; default 3 */
+  double retry_delay_s; /* between attempts; default 1 */
+  double timeout_s;     /* for connecting and for the greeting; default 1 */
+} dp_client_opts_t;
+
+/* Fills *opts with the defaults above (the control room's). */
+DP_EXTERN void dp_client_opts_init(dp_client_opts_t *opts);
+
+/* Connects (retrying refused connections) and reads the greeting line.
+ * Returns NULL with DP_ECONN (refused after every attempt, unknown host),
+ * DP_ETIMEDOUT or DP_ENOMEM (see dp_error_detail()). A module that sends no
+ * greeting within timeout_s is still connected (greeting ""). */
+DP_EXTERN dp_client_t *dp_client_connect(const dp_client_opts_t *opts);
+
+/* The greeting without its newline, e.g. "Connected to my_module". Owned by
+ * the client. */
+DP_EXTERN const char *dp_client_greeting(const dp_client_t *c);
+
+/* Sends one command, adding the ';' terminator unless it ends in ';' or a
+ * newline. Returns 0, DP_ECLOSED, DP_EIO. */
+DP_EXTERN int dp_client_send(dp_client_t *c, const char *cmd);
+
+/* Sends `len` bytes exactly as given. Returns 0, DP_ECLOSED, DP_EIO. */
+DP_EXTERN int dp_client_send_raw(dp_client_t *c, const char *data, size_t len);
+
+/* Waits up to timeout_s for bytes from the module, then gathers until it is
+ * quiet for 5 ms. *out (NUL-terminated, free() it) and *len get the bytes.
+ * Returns 0, DP_ETIMEDOUT (nothing came), DP_ECLOSED (the module closed the
+ * connection and nothing is left), DP_ENOMEM. */
+DP_EXTERN int dp_client_recv(dp_client_t *c, char **out, size_t *len, double timeout_s);
+
+/* dp_client_send() then dp_client_recv(). Commands that reply nothing give
+ * DP_ETIMEDOUT after timeout_s. */
+DP_EXTERN int dp_client_request(dp_client_t *c, const char *cmd, char **reply, size_t *len,
+                                double timeout_s);
+
+/* GET_PCOMMS as a list: *names (n strings; free with dp_client_free_list).
+ * Returns as dp_client_request(). */
+DP_EXTERN int dp_client_get_pcomms(dp_client_t *c, char ***names, size_t *n, double timeout_s);
+DP_EXTERN void dp_client_free_list(char **names, size_t n);
+
+/* Sends UP and returns 1 when "1" arrives within timeout_s, 0 when it does
+ * not, or a negative DP_E* code (connection gone). */
+DP_EXTERN int dp_client_up(dp_client_t *c, double timeout_s);
+
+/* Closes the connection and frees the client. NULL is fine. */
+DP_EXTERN void dp_client_close(dp_client_t *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DAREPLANE_CLIENT_H */

@@ -1,0 +1,225 @@
+/* server.h - the module server: what makes a C program a Dareplane module.
+ *
+ * The control room drives a module over TCP with text commands (reference §1).
+ * This server speaks that protocol byte for byte like dareplane_utils'
+ * DefaultServer, but serves many clients at once on one libuv loop, frames
+ * commands however TCP splits them, and keeps the book of the workers that
+ * commands start.
+ *
+ *     static int echo(dp_request_t *req, void *user) {
+ *       const char *text = dp_request_string(req, "text", "");
+ *       return dp_request_reply(req, text, strlen(text));
+ *     }
+ *     dp_server_opts_t opts;
+ *     dp_server_opts_init(&opts);
+ *     opts.port = 8081;
+ *     dp_server_t *srv = dp_server_new(&opts);
+ *     dp_server_add(srv, "ECHO", echo, NULL, "reply the text");
+ *     dp_server_listen(srv);
+ *     dp_server_run(srv);            // until CLOSE
+ *     dp_server_free(srv);
+ *
+ * Wire behaviour
+ * - Each client gets the greeting "Connected to <name>\n" on connect.
+ * - Framing: a command ends at ';' or at a newline. Bytes that have no
+ *   terminator yet run as soon as they form a complete command: a registered
+ *   or built-in name alone ("UP", "STOP|") that arrived in one read, or a
+ *   command whose last piece is a complete JSON object. Anything else runs
+ *   when the client has sent nothing more for `idle_ms` (default 50 ms), as
+ *   Python's server treated every recv() as one message. So "UP" without a
+ *   terminator answers at once and a command split across segments still
+ *   works. A ';' or newline inside a JSON string also ends the command (as in
+ *   Python).
+ * - A command is cleaned (every "\r\n" and 0xC2 byte removed) and split on
+ *   '|': `PCOMM`, `PCOMM|{json}`, `PCOMM|arg1|...|argN|{json}`. The last
+ *   piece, when non-empty, must be a JSON object (keyword arguments).
+ * - Built-ins, in the forms "NAME" and "NAME|": STOP (stop every worker),
+ *   CLOSE (stop everything and make dp_server_run() return), UP (reply "1"),
+ *   GET_PCOMMS (reply the registered names in registration order and
+ *   "STOP|CLOSE", joined by '|', no newline; with `list_builtins` also
+ *   "GET_PCOMMS|UP" as dareplane_utils 0.0.24 does).
+ * - Replies go to the client that asked. Invalid JSON, unknown commands and
+ *   failing handlers are logged (logger "dareplane.server") and nothing is
+ *   sent unless `error_replies` is set: then the client gets "ERROR <text>\n".
+ * - A command longer than `max_command_len` bytes makes the server log an
+ *   error and disconnect that client.
+ *
+ * A program that uses the server without dp_module_main() should ignore
+ * SIGPIPE, as dp_module_main() does: writing to a client that has just gone
+ * may otherwise raise it.
+ *
+ * Threads: every function runs on the thread that calls dp_server_run()
+ * unless it says it is thread-safe. Errors follow error.h. */
+#ifndef DAREPLANE_SERVER_H
+#define DAREPLANE_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dp_server dp_server_t;
+typedef struct dp_request dp_request_t;
+typedef struct dp_stop dp_stop_t;
+
+typedef struct {
+  const char *name;       /* greeting name (copied); default "default_server" */
+  const char *ip;         /* bind address (copied); default "127.0.0.1" */
+  int port;               /* default 8080; 0 picks a free port */
+  int backlog;            /* listen backlog; default 511 */
+  size_t max_command_len; /* default 65536 bytes */
+  unsigned idle_ms;       /* run an unterminated fragment after this; default 50 */
+  bool error_replies;     /* send "ERROR <text>\n" on errors; default false */
+  bool list_builtins;     /* GET_PCOMMS also lists GET_PCOMMS|UP; default false */
+  double stop_grace_s;    /* SIGTERM -> SIGKILL for process workers; default 2 */
+  double join_timeout_s;  /* wait for a stopped thread worker; default 2 */
+} dp_server_opts_t;
+
+/* Fills *opts with the defaults above. */
+DP_EXTERN void dp_server_opts_init(dp_server_opts_t *opts);
+
+/* A command handler. Runs on the loop thread; must not block for long (start
+ * a worker for long work). Returns 0, or a negative DP_E* code, which the
+ * server logs (with dp_error_detail() when the handler set one). */
+typedef int (*dp_handler_fn)(dp_request_t *req, void *user);
+
+/* Creates a server (opts NULL: defaults). Nothing listens until
+ * dp_server_listen(). Returns NULL (DP_ENOMEM, DP_EINVAL) on failure. */
+DP_EXTERN dp_server_t *dp_server_new(const dp_server_opts_t *opts);
+
+/* Registers a handler for the primary command `name` (copied; non-empty, no
+ * '|', ';', whitespace or control bytes, not a built-in). `help` (copied, may
+ * be NULL) is a one-line description for usage texts. `user` is passed to fn.
+ * Returns 0, DP_EINVAL, DP_EEXIST or DP_ENOMEM. */
+DP_EXTERN int dp_server_add(dp_server_t *srv, const char *name, dp_handler_fn fn, void *user,
+                            const char *help);
+
+/* Number of registered handlers, and the name / help of the i-th (in
+ * registration order; NULL when i is out of range; help "" when none). */
+DP_EXTERN size_t dp_server_count(const dp_server_t *srv);
+DP_EXTERN const char *dp_server_command_name(const dp_server_t *srv, size_t i);
+DP_EXTERN const char *dp_server_command_help(const dp_server_t *srv, size_t i);
+
+/* Binds and listens (address reuse on). Returns 0, or DP_ECONN with a detail
+ * sentence (address in use, bad address). */
+DP_EXTERN int dp_server_listen(dp_server_t *srv);
+
+/* The port listened on (useful with port 0), or 0 before dp_server_listen(). */
+DP_EXTERN int dp_server_port(const dp_server_t *srv);
+
+/* Serves until CLOSE or dp_server_close(); then stops every worker (as STOP
+ * does, waiting for them), closes every connection and returns 0. Call once. */
+DP_EXTERN int dp_server_run(dp_server_t *srv);
+
+/* Asks the server to shut down as CLOSE does. Thread-safe and
+ * async-signal-safe; returns at once. */
+DP_EXTERN void dp_server_close(dp_server_t *srv);
+
+/* Stops every worker as STOP does (without waiting). Loop thread only. */
+DP_EXTERN void dp_server_stop_workers(dp_server_t *srv);
+
+/* Number of workers in the book (running or being stopped). Loop thread. */
+DP_EXTERN size_t dp_server_worker_count(const dp_server_t *srv);
+
+/* Frees the server. After dp_server_run() returned (or if it never ran).
+ * Thread workers that never ended are left running and reported. */
+DP_EXTERN void dp_server_free(dp_server_t *srv);
+
+/* ---- sending from any thread --------------------------------------------- */
+
+/* Queues `len` bytes (copied) for every connected client / for the client
+ * `client` (see dp_request_client()). Thread-safe: for workers and other
+ * threads; the bytes are written by the loop thread soon after. Returns 0,
+ * DP_ESTATE once the server has finished running, DP_ENOMEM. Bytes for a
+ * client that is gone are dropped. */
+DP_EXTERN int dp_server_broadcast(dp_server_t *srv, const char *data, size_t len);
+DP_EXTERN int dp_server_send_to(dp_server_t *srv, uint64_t client, const char *data, size_t len);
+
+/* Sends the callback "<target>|<pcomm>|<payload>" to every client (the
+ * control room routes it to module `target` as "<pcomm>|<payload>").
+ * Thread-safe. Returns as dp_server_broadcast(), or DP_EINVAL when target or
+ * pcomm is empty or contains '|'. */
+DP_EXTERN int dp_server_callback(dp_server_t *srv, const char *target, const char *pcomm,
+                                 const char *payload);
+
+/* ---- inside a handler: the request ---------------------------------------- */
+/* A request lives for the duration of the handler call; strings it returns
+ * are owned by it and valid until the handler returns. */
+
+DP_EXTERN const char *dp_request_command(const dp_request_t *req);
+DP_EXTERN dp_server_t *dp_request_server(const dp_request_t *req);
+/* The asking client's id, for dp_server_send_to() from another thread. */
+DP_EXTERN uint64_t dp_request_client(const dp_request_t *req);
+
+/* Positional arguments: count and the i-th (NULL when out of range). */
+DP_EXTERN size_t dp_request_nargs(const dp_request_t *req);
+DP_EXTERN const char *dp_request_arg(const dp_request_t *req, size_t i);
+
+/* Keyword arguments (the JSON object). Each getter returns `def` when the key
+ * is absent or its value has another type (and logs a warning then):
+ * int takes JSON integers and integral reals; double takes any number; bool
+ * takes true/false; string takes strings. */
+DP_EXTERN bool dp_request_has(const dp_request_t *req, const char *key);
+DP_EXTERN int64_t dp_request_int(const dp_request_t *req, const char *key, int64_t def);
+DP_EXTERN double dp_request_double(const dp_request_t *req, const char *key, double def);
+DP_EXTERN bool dp_request_bool(const dp_request_t *req, const char *key, bool def);
+DP_EXTERN const char *dp_request_string(const dp_request_t *req, const char *key, const char *def);
+/* The value of `key` as compact JSON text (any type), or `def` when absent.
+ * The text is valid until the next dp_request_json() call or the handler's
+ * return. */
+DP_EXTERN const char *dp_request_json(const dp_request_t *req, const char *key, const char *def);
+/* Number of keys, and the i-th key in the order they were sent (NULL when out
+ * of range). */
+DP_EXTERN size_t dp_request_nkeys(const dp_request_t *req);
+DP_EXTERN const char *dp_request_key(const dp_request_t *req, size_t i);
+
+/* Sends `len` bytes to the asking client, as they are (no newline added).
+ * Returns 0, DP_ECLOSED when the client is gone, DP_ENOMEM. */
+DP_EXTERN int dp_request_reply(dp_request_t *req, const char *data, size_t len);
+DP_EXTERN int dp_request_replyf(dp_request_t *req, const char *fmt, ...) DP_PRINTF(2, 3);
+
+/* ---- workers ---------------------------------------------------------------- */
+
+/* A thread worker's body. Runs on its own thread; must return soon after
+ * `stop` is signalled (poll dp_stop_requested() or sleep in dp_stop_wait()).
+ * `arg` belongs to the worker: free_arg (if not NULL) is called on it after
+ * fn returned. */
+typedef void (*dp_worker_fn)(dp_stop_t *stop, void *arg);
+
+/* True once STOP (or shutdown) asked this worker to end. Thread-safe. */
+DP_EXTERN bool dp_stop_requested(dp_stop_t *stop);
+
+/* Sleeps up to `seconds` or until the stop signal; returns true when the
+ * worker should stop. Thread-safe. */
+DP_EXTERN bool dp_stop_wait(dp_stop_t *stop, double seconds);
+
+/* Starts a thread worker and puts it in the book under the request's
+ * command. STOP signals it and joins it (waiting up to join_timeout_s; one
+ * that does not end is reported as an error and joined when it ends). A
+ * worker that returns by itself leaves the book. On failure free_arg(arg) is
+ * called. Returns 0, DP_ENOMEM, DP_ESYS, DP_ESTATE (server shutting down). */
+DP_EXTERN int dp_request_start_thread(dp_request_t *req, dp_worker_fn fn, void *arg,
+                                      void (*free_arg)(void *));
+
+/* Starts a process worker: argv[0] (looked up in PATH) with argv (NULL
+ * terminated), in `cwd` (NULL: the module's), with environment `env` ("K=V"
+ * strings, NULL terminated; NULL: the module's), stdin closed and
+ * stdout/stderr shared with the module, as leader of its own process group.
+ * STOP sends SIGTERM to the group and SIGKILL after stop_grace_s; every
+ * process of the group is reaped (no orphan, no zombie). When the leader ends
+ * by itself, what is left of its group is stopped the same way and the
+ * worker leaves the book. *pid_out (if not NULL) gets the leader's pid.
+ * Returns 0, DP_EINVAL, DP_ESYS (with the reason), DP_ESTATE. */
+DP_EXTERN int dp_request_start_process(dp_request_t *req, const char *const *argv, const char *cwd,
+                                       const char *const *env, int *pid_out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DAREPLANE_SERVER_H */

@@ -1,0 +1,353 @@
+/* test_server.c - the server in-process (run on its own thread) driven with
+ * the client library: greeting, built-ins, replies only to the asker,
+ * callbacks from a worker thread to every client, handler errors with error
+ * replies, thread and process workers through STOP (including one that
+ * outlives the join timeout), a worker that ends by itself, and CLOSE. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "confine_logs.h"
+#include <uv.h>
+
+#include "common/error_internal.h"
+#include "dareplane/client.h"
+#include "dareplane/log.h"
+#include "dareplane/server.h"
+
+static int echo(dp_request_t *req, void *user) {
+  (void)user;
+  const char *text = dp_request_string(req, "text", "");
+  return dp_request_reply(req, text, strlen(text));
+}
+
+static int failing(dp_request_t *req, void *user) {
+  (void)req;
+  (void)user;
+  return dp_error_set(DP_EINVAL, "nope");
+}
+
+static int nwork(dp_request_t *req, void *user) {
+  (void)user;
+  return dp_request_replyf(req, "%zu", dp_server_worker_count(dp_request_server(req)));
+}
+
+static void waiter(dp_stop_t *stop, void *arg) {
+  dp_server_broadcast(arg, "started", 7);
+  while (!dp_stop_wait(stop, 60)) {
+  }
+}
+
+static void stubborn(dp_stop_t *stop, void *arg) {
+  (void)arg;
+  while (!dp_stop_requested(stop)) dp_stop_wait(stop, 0.01);
+  uv_sleep(300); /* longer than the join timeout */
+}
+
+typedef struct {
+  dp_server_t *srv;
+  uint64_t client;
+} whisper_t;
+
+static void whisperer(dp_stop_t *stop, void *arg) {
+  (void)stop;
+  whisper_t *w = arg;
+  dp_server_send_to(w->srv, w->client, "psst", 4);
+}
+
+static void quick(dp_stop_t *stop, void *arg) {
+  (void)stop;
+  (void)arg;
+}
+
+static int work(dp_request_t *req, void *user) {
+  (void)user;
+  const char *kind = dp_request_string(req, "kind", "wait");
+  if (strcmp(kind, "stubborn") == 0) return dp_request_start_thread(req, stubborn, NULL, NULL);
+  if (strcmp(kind, "quick") == 0) return dp_request_start_thread(req, quick, NULL, NULL);
+  if (strcmp(kind, "sleep") == 0) {
+    const char *argv[] = {"sleep", "30", NULL};
+    return dp_request_start_process(req, argv, NULL, NULL, NULL);
+  }
+  if (strcmp(kind, "whisper") == 0) {
+    whisper_t *w = malloc(sizeof *w);
+    w->srv = dp_request_server(req);
+    w->client = dp_request_client(req);
+    return dp_request_start_thread(req, whisperer, w, free);
+  }
+  if (strcmp(kind, "pwd") == 0) { /* cwd and env reach the process */
+    const char *argv[] = {"/bin/sh", "-c", "pwd > \"$OUT.tmp\" && mv \"$OUT.tmp\" \"$OUT\"", NULL};
+    char var[600];
+    snprintf(var, sizeof var, "OUT=%s", dp_request_string(req, "out", ""));
+    const char *env[] = {var, NULL};
+    return dp_request_start_process(req, argv, "/", env, NULL);
+  }
+  if (strcmp(kind, "missing") == 0) {
+    const char *argv[] = {"/nonexistent/program", NULL};
+    return dp_request_start_process(req, argv, NULL, NULL, NULL);
+  }
+  return dp_request_start_thread(req, waiter, dp_request_server(req), NULL);
+}
+
+typedef struct {
+  dp_server_t *srv;
+  uv_thread_t thread;
+  int port;
+} fixture_t;
+
+static void run_server(void *arg) {
+  dp_server_run(arg);
+}
+
+static int setup(void **state) {
+  fixture_t *f = calloc(1, sizeof *f);
+  dp_server_opts_t o;
+  dp_server_opts_init(&o);
+  o.port = 0;
+  o.name = "test_module";
+  o.error_replies = true;
+  o.join_timeout_s = 0.1;
+  o.stop_grace_s = 0.5;
+  f->srv = dp_server_new(&o);
+  assert_non_null(f->srv);
+  assert_int_equal(dp_server_add(f->srv, "ECHO", echo, NULL, "echo"), 0);
+  assert_int_equal(dp_server_add(f->srv, "FAIL", failing, NULL, NULL), 0);
+  assert_int_equal(dp_server_add(f->srv, "NWORK", nwork, NULL, NULL), 0);
+  assert_int_equal(dp_server_add(f->srv, "WORK", work, NULL, NULL), 0);
+  assert_int_equal(dp_server_listen(f->srv), 0);
+  f->port = dp_server_port(f->srv);
+  assert_true(f->port > 0);
+  assert_int_equal(uv_thread_create(&f->thread, run_server, f->srv), 0);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture_t *f = *state;
+  dp_server_close(f->srv);
+  uv_thread_join(&f->thread);
+  dp_server_free(f->srv);
+  free(f);
+  return 0;
+}
+
+static dp_client_t *connect_to(fixture_t *f) {
+  dp_client_opts_t o;
+  dp_client_opts_init(&o);
+  o.port = f->port;
+  dp_client_t *c = dp_client_connect(&o);
+  assert_non_null(c);
+  return c;
+}
+
+/* Sends cmd and checks the reply is exactly `expected`. */
+static void expect(dp_client_t *c, const char *cmd, const char *expected) {
+  char *reply;
+  size_t len;
+  assert_int_equal(dp_client_request(c, cmd, &reply, &len, 5.0), 0);
+  assert_string_equal(reply, expected);
+  free(reply);
+}
+
+static void wait_workers(dp_client_t *c, const char *count) {
+  uint64_t deadline = uv_hrtime() + 10 * (uint64_t)1000000000;
+  for (;;) {
+    char *reply;
+    size_t len;
+    assert_int_equal(dp_client_request(c, "NWORK", &reply, &len, 5.0), 0);
+    bool done = strcmp(reply, count) == 0;
+    free(reply);
+    if (done) return;
+    assert_true(uv_hrtime() < deadline);
+    uv_sleep(10);
+  }
+}
+
+static void registration_rules(void **state) {
+  fixture_t *f = *state;
+  assert_int_equal(dp_server_add(f->srv, "UP", echo, NULL, NULL), DP_EINVAL);
+  assert_int_equal(dp_server_add(f->srv, "A|B", echo, NULL, NULL), DP_EINVAL);
+  assert_int_equal(dp_server_add(f->srv, "A B", echo, NULL, NULL), DP_EINVAL);
+  assert_int_equal(dp_server_add(f->srv, "", echo, NULL, NULL), DP_EINVAL);
+  assert_int_equal(dp_server_add(f->srv, "X", NULL, NULL, NULL), DP_EINVAL);
+  assert_int_equal(dp_server_count(f->srv), 4);
+  assert_string_equal(dp_server_command_name(f->srv, 0), "ECHO");
+  assert_string_equal(dp_server_command_help(f->srv, 1), "");
+  assert_null(dp_server_command_name(f->srv, 4));
+}
+
+static void builtins_and_replies(void **state) {
+  fixture_t *f = *state;
+  dp_client_t *a = connect_to(f), *b = connect_to(f);
+  assert_string_equal(dp_client_greeting(a), "Connected to test_module");
+  assert_int_equal(dp_client_up(a, 5.0), 1);
+  char **names;
+  size_t n;
+  assert_int_equal(dp_client_get_pcomms(b, &names, &n, 5.0), 0);
+  const char *want[] = {"ECHO", "FAIL", "NWORK", "WORK", "STOP", "CLOSE"};
+  assert_int_equal(n, 6);
+  for (size_t i = 0; i < n; i++) assert_string_equal(names[i], want[i]);
+  dp_client_free_list(names, n);
+  expect(a, "ECHO|{\"text\": \"to a\"}", "to a");
+  char *reply;
+  size_t len;
+  assert_int_equal(dp_client_recv(b, &reply, &len, 0.1), DP_ETIMEDOUT); /* not b's */
+  expect(a, "FAIL", "ERROR FAIL failed: nope\n");
+  expect(a, "NOPE|{}", "ERROR unknown command NOPE|{}\n");
+  assert_int_equal(dp_client_request(a, "ECHO|{bad", &reply, &len, 5.0), 0);
+  assert_non_null(strstr(reply, "ERROR invalid JSON in the last piece of ECHO: "));
+  assert_true(reply[len - 1] == '\n');
+  free(reply);
+  /* a fragment continued by a read that ends one command and starts a longer
+   * one (the kept remainder overlaps the bytes before it in the buffer); each
+   * reply proves the server has handled the read before the next is sent */
+  char tail[61];
+  memset(tail, 'c', 60);
+  tail[60] = '\0';
+  char chunk[160];
+  snprintf(chunk, sizeof chunk, "P;UP;ECHO|{\"text\": \"%s", tail);
+  const char *const steps[][2] = {{"UP;U", "1"}, {chunk, "11"}, {"\"};", tail}};
+  for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(dp_client_send_raw(a, steps[i][0], strlen(steps[i][0])), 0);
+    assert_int_equal(dp_client_recv(a, &reply, &len, 5.0), 0);
+    assert_string_equal(reply, steps[i][1]);
+    free(reply);
+  }
+  dp_client_close(a);
+  dp_client_close(b);
+}
+
+static void workers_and_callbacks(void **state) {
+  fixture_t *f = *state;
+  dp_client_t *a = connect_to(f), *b = connect_to(f);
+  expect(a, "WORK", "started");
+  char *reply;
+  size_t len;
+  assert_int_equal(dp_client_recv(b, &reply, &len, 5.0), 0); /* broadcast: b too */
+  assert_string_equal(reply, "started");
+  free(reply);
+  assert_int_equal(dp_client_send(a, "WORK|{\"kind\": \"sleep\"}"), 0);
+  assert_int_equal(dp_client_send(a, "WORK|{\"kind\": \"stubborn\"}"), 0);
+  wait_workers(a, "3");
+  /* the server's console log goes to a file for the STOP */
+  char log_path[] = "/tmp/dp_test_server_log_XXXXXX";
+  int log_fd = mkstemp(log_path), saved_stderr = dup(2);
+  assert_true(log_fd >= 0 && saved_stderr >= 0);
+  dup2(log_fd, 2);
+  dp_logger_set_level(dp_log_get("dareplane.server"), DP_LOG_INFO);
+  dp_log_set_console(true);
+  assert_int_equal(dp_client_send(a, "STOP"), 0);
+  wait_workers(a, "0");
+  dp_log_set_console(false);
+  dp_logger_set_level(dp_log_get("dareplane.server"), DP_LOG_NOTSET);
+  fflush(stderr);
+  dup2(saved_stderr, 2);
+  close(saved_stderr);
+  char text[8192] = "";
+  ssize_t got = pread(log_fd, text, sizeof text - 1, 0);
+  close(log_fd);
+  remove(log_path);
+  assert_true(got > 0);
+  assert_non_null(strstr(text, "did not end within 0.1 s of STOP")); /* the stubborn one */
+  assert_non_null(strstr(text, "ended (late)"));
+  assert_non_null(strstr(text, "Closing process group"));
+
+  assert_int_equal(dp_client_send(a, "WORK|{\"kind\": \"quick\"}"), 0);
+  wait_workers(a, "0");                              /* left the book by itself */
+  expect(b, "WORK|{\"kind\": \"whisper\"}", "psst"); /* from a thread, to b only */
+  assert_int_equal(dp_client_recv(a, &reply, &len, 0.1), DP_ETIMEDOUT);
+
+  char out[] = "/tmp/dp_test_server_XXXXXX";
+  int fd = mkstemp(out);
+  assert_true(fd >= 0);
+  close(fd);
+  remove(out);
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "WORK|{\"kind\": \"pwd\", \"out\": \"%s\"}", out);
+  assert_int_equal(dp_client_send(a, cmd), 0);
+  FILE *file = NULL;
+  for (uint64_t deadline = uv_hrtime() + 10000000000u; file == NULL; uv_sleep(10)) {
+    file = fopen(out, "r");
+    assert_true(file != NULL || uv_hrtime() < deadline);
+  }
+  char pwd[64] = "";
+  assert_non_null(fgets(pwd, sizeof pwd, file));
+  fclose(file);
+  remove(out);
+  assert_string_equal(pwd, "/\n");
+  wait_workers(a, "0");
+  expect(a, "WORK|{\"kind\": \"missing\"}",
+         "ERROR WORK failed: cannot start /nonexistent/program: no such file or directory\n");
+  dp_client_close(a);
+  dp_client_close(b);
+}
+
+static void shutdown_with_live_workers(void **state) {
+  fixture_t *f = *state;
+  dp_client_t *a = connect_to(f);
+  expect(a, "WORK", "started");
+  assert_int_equal(dp_client_send(a, "WORK|{\"kind\": \"sleep\"}"), 0);
+  wait_workers(a, "2");
+  assert_int_equal(dp_client_send(a, "CLOSE"), 0);
+  uv_thread_join(&f->thread); /* run() returns once both workers are gone */
+  char *reply;
+  size_t len;
+  assert_int_equal(dp_client_recv(a, &reply, &len, 5.0), DP_ECLOSED);
+  assert_int_equal(dp_server_broadcast(f->srv, "x", 1), DP_ESTATE);
+  dp_client_close(a);
+  dp_server_free(f->srv);
+  f->srv = NULL;
+}
+
+static int teardown_closed(void **state) {
+  free(*state);
+  return 0;
+}
+
+static void unused_server_frees(void **state) {
+  (void)state;
+  dp_server_t *srv = dp_server_new(NULL);
+  assert_non_null(srv);
+  dp_server_free(srv);
+  dp_server_opts_t o;
+  dp_server_opts_init(&o);
+  o.port = 70000;
+  assert_null(dp_server_new(&o));
+  assert_int_equal(dp_error_last(), DP_EINVAL);
+  o.port = 0;
+  o.ip = "not-an-ip";
+  srv = dp_server_new(&o);
+  assert_int_equal(dp_server_listen(srv), DP_EINVAL);
+  dp_server_free(srv);
+}
+
+static void client_errors(void **state) {
+  (void)state;
+  dp_client_opts_t o;
+  dp_client_opts_init(&o);
+  o.port = 1; /* nothing listens on port 1 */
+  o.attempts = 2;
+  o.retry_delay_s = 0.01;
+  assert_null(dp_client_connect(&o));
+  assert_int_equal(dp_error_last(), DP_ECONN);
+}
+
+int main(void) {
+  confine_network_logs();
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(registration_rules, setup, teardown),
+      cmocka_unit_test_setup_teardown(builtins_and_replies, setup, teardown),
+      cmocka_unit_test_setup_teardown(workers_and_callbacks, setup, teardown),
+      cmocka_unit_test_setup_teardown(shutdown_with_live_workers, setup, teardown_closed),
+      cmocka_unit_test(unused_server_frees),
+      cmocka_unit_test(client_errors),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,110 @@
+/* dp-example-module - a small Dareplane module that shows the server API:
+ * a command that replies, a thread worker, a process worker with a child and
+ * a grandchild, and a callback. The control room launches it as an "exe"
+ * module; the tests and `make demo` drive it.
+ *
+ *   ECHO|{"text": "hi"}                 replies the text (after --echo_prefix)
+ *   COUNT|{"to": 10, "hz": 5}           thread worker: logs a count until done or STOP
+ *   SPAWN|{"seconds": 30}               process worker: sh -> subshell -> sleep
+ *         {"ignore_term": true}         ... with SIGTERM ignored by the whole tree
+ *   CALLBACK|{"target": "m", "pcomm": "START", "payload": "{}"}
+ *                                       sends "m|START|{}" to every client */
+#include "dareplane/log.h"
+#include "dareplane/module.h"
+#include "dareplane/server.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static dp_logger_t *lg;
+
+static int echo(dp_request_t *req, void *user) {
+  const char *prefix = user; /* the module flag --echo_prefix */
+  return dp_request_replyf(req, "%s%s", prefix, dp_request_string(req, "text", ""));
+}
+
+typedef struct {
+  int64_t to;
+  double hz;
+} count_args_t;
+
+static void count_worker(dp_stop_t *stop, void *arg) {
+  const count_args_t *a = arg;
+  int64_t i = 1;
+  for (; i <= a->to; i++) {
+    dp_log_info(lg, "count %" PRId64 "/%" PRId64, i, a->to);
+    if (i < a->to && dp_stop_wait(stop, 1.0 / a->hz)) break;
+  }
+  if (i > a->to)
+    dp_log_info(lg, "count done at %" PRId64, a->to);
+  else
+    dp_log_info(lg, "count stopped at %" PRId64, i);
+}
+
+static int count(dp_request_t *req, void *user) {
+  (void)user;
+  count_args_t *a = malloc(sizeof *a);
+  if (a == NULL) return DP_ENOMEM;
+  a->to = dp_request_int(req, "to", 10);
+  a->hz = dp_request_double(req, "hz", 10.0);
+  if (a->to < 1 || !(a->hz > 0)) {
+    free(a);
+    dp_log_error(lg, "COUNT needs to >= 1 and hz > 0");
+    return DP_EINVAL;
+  }
+  return dp_request_start_thread(req, count_worker, a, free);
+}
+
+static int spawn(dp_request_t *req, void *user) {
+  (void)user;
+  double seconds = dp_request_double(req, "seconds", 30.0);
+  bool ignore_term = dp_request_bool(req, "ignore_term", false);
+  char script[160];
+  /* the leader shell forks a subshell (child) that runs sleep (grandchild) */
+  snprintf(script, sizeof script, "%s(sleep %.3f; true) & wait",
+           ignore_term ? "trap '' TERM; " : "", seconds > 0 ? seconds : 0.0);
+  const char *argv[] = {"/bin/sh", "-c", script, NULL};
+  int pid = 0;
+  int rc = dp_request_start_process(req, argv, NULL, NULL, &pid);
+  if (rc == 0) dp_log_info(lg, "SPAWN started process group %d", pid);
+  return rc;
+}
+
+static int callback(dp_request_t *req, void *user) {
+  (void)user;
+  return dp_server_callback(dp_request_server(req), dp_request_string(req, "target", ""),
+                            dp_request_string(req, "pcomm", ""),
+                            dp_request_string(req, "payload", ""));
+}
+
+static int setup(dp_server_t *srv, const dp_module_t *mod, void *user) {
+  (void)user;
+  lg = dp_log_get(dp_module_name(mod));
+  int rc = dp_server_add(srv, "ECHO", echo, (void *)dp_module_get(mod, "echo_prefix"),
+                         "reply {\"text\": ...}");
+  if (rc == 0)
+    rc = dp_server_add(srv, "COUNT", count, NULL, "log a count {\"to\": N, \"hz\": F} in a thread");
+  if (rc == 0)
+    rc = dp_server_add(srv, "SPAWN", spawn, NULL,
+                       "start sh -> subshell -> sleep {\"seconds\": S, \"ignore_term\": B}");
+  if (rc == 0)
+    rc = dp_server_add(srv, "CALLBACK", callback, NULL,
+                       "send {\"target\", \"pcomm\", \"payload\"} as a callback");
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  static const dp_module_flag_t flags[] = {
+      {"echo_prefix", "", "text put before every ECHO reply"},
+      {NULL, NULL, NULL},
+  };
+  dp_module_def_t def = {
+      .name = "dp-example-module",
+      .flags = flags,
+      .summary = "A Dareplane module in C that shows the libdareplane server API.",
+      .setup = setup,
+  };
+  return dp_module_main(&def, argc, argv);
+}

@@ -1,0 +1,176 @@
+/* dp-send - send commands to a Dareplane module and print its replies; the
+ * module author's replacement for telnet.
+ *
+ *   dp-send [--host 127.0.0.1] [--port 8080] [--timeout S] CMD [CMD ...]
+ *   dp-send [--host ...] [--port ...] --interactive
+ *
+ * Each CMD is sent (with ';' added) and whatever the module replies within
+ * the timeout is printed on its own line. --interactive is a console with
+ * line editing and history on a terminal (replies and callbacks appear as
+ * they arrive); when stdin is not a terminal it reads plain lines. */
+#include "client/client_internal.h"
+#include "client/lineedit.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  dp_client_t *client;
+  dp_lineedit_t *editor;
+  uv_loop_t *loop;
+} console_t;
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: dp-send [--host HOST] [--port PORT] [--timeout SECONDS] [--attempts N]\n"
+             "               (CMD [CMD ...] | --interactive)\n"
+             "Sends each CMD (e.g. UP, GET_PCOMMS, 'ECHO|{\"text\": \"hi\"}') to a Dareplane\n"
+             "module and prints each reply. --interactive opens a console.\n"
+             "defaults: --host 127.0.0.1 --port 8080 --timeout 1 --attempts 1\n");
+}
+
+/* A whole-string number, or false. */
+static bool number(const char *text, double *out) {
+  char *end;
+  *out = strtod(text, &end);
+  return end != text && *end == '\0';
+}
+
+static void print_reply(const char *reply, size_t len) {
+  fwrite(reply, 1, len, stdout);
+  if (len == 0 || reply[len - 1] != '\n') fputc('\n', stdout);
+  fflush(stdout);
+}
+
+static int run_commands(dp_client_t *c, char **cmds, int n, double timeout) {
+  for (int i = 0; i < n; i++) {
+    char *reply;
+    size_t len;
+    int rc = dp_client_request(c, cmds[i], &reply, &len, timeout);
+    if (rc == 0)
+      print_reply(reply, len);
+    else if (rc == DP_ETIMEDOUT)
+      fprintf(stderr, "dp-send: no reply to %s\n", cmds[i]);
+    else if (rc == DP_ECLOSED && strncmp(cmds[i], "CLOSE", 5) == 0)
+      return 0; /* as asked */
+    else {
+      fprintf(stderr, "dp-send: %s\n", dp_error_detail());
+      return 1;
+    }
+    free(reply);
+  }
+  return 0;
+}
+
+/* stdin is not a terminal: one command per line. */
+static int run_lines(dp_client_t *c, double timeout) {
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  int status = 0;
+  while (status == 0 && (n = getline(&line, &cap, stdin)) >= 0) {
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+    if (n > 0) status = run_commands(c, &line, 1, timeout);
+  }
+  free(line);
+  return status;
+}
+
+static void quit(console_t *con) {
+  if (con->editor != NULL) dp_lineedit_stop(con->editor);
+  con->editor = NULL;
+  dp_client_on_data(con->client, NULL, NULL);
+  uv_stop(con->loop);
+}
+
+static void on_line(const char *line, void *user) {
+  console_t *con = user;
+  if (line == NULL) {
+    quit(con);
+    return;
+  }
+  if (line[0] == '\0') return;
+  size_t n = strlen(line);
+  bool terminated = line[n - 1] == ';';
+  if (dp_client_queue(con->client, line, n) < 0 ||
+      (!terminated && dp_client_queue(con->client, ";", 1) < 0)) {
+    dp_lineedit_print(con->editor, "(connection closed)", 19);
+    quit(con);
+  }
+}
+
+static void on_data(const char *data, size_t len, void *user) {
+  console_t *con = user;
+  if (data == NULL) {
+    dp_lineedit_print(con->editor, "(the module closed the connection)", 34);
+    quit(con);
+    return;
+  }
+  dp_lineedit_print(con->editor, data, len);
+}
+
+static int run_console(dp_client_t *c, int port) {
+  console_t con = {.client = c, .loop = dp_client_loop(c)};
+  char prompt[64];
+  snprintf(prompt, sizeof prompt, "dp:%d> ", port);
+  con.editor = dp_lineedit_start(con.loop, prompt, on_line, &con);
+  if (con.editor == NULL) return -1;
+  dp_client_on_data(c, on_data, &con);
+  uv_run(con.loop, UV_RUN_DEFAULT);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  signal(SIGPIPE, SIG_IGN); /* a closed module is an error message, not death */
+  dp_client_opts_t o;
+  dp_client_opts_init(&o);
+  o.attempts = 1;
+  double timeout = 1.0, value = 0;
+  bool interactive = false;
+  int first_cmd = argc;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    bool has_value = i + 1 < argc;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage(stdout);
+      return 0;
+    } else if (strcmp(a, "--interactive") == 0 || strcmp(a, "-i") == 0) {
+      interactive = true;
+    } else if (strcmp(a, "--host") == 0 && has_value) {
+      o.host = argv[++i];
+    } else if (strcmp(a, "--port") == 0 && has_value && number(argv[i + 1], &value)) {
+      o.port = value >= 1 && value <= 65535 ? (int)value : 0;
+      i++;
+    } else if (strcmp(a, "--timeout") == 0 && has_value && number(argv[i + 1], &value)) {
+      timeout = value;
+      i++;
+    } else if (strcmp(a, "--attempts") == 0 && has_value && number(argv[i + 1], &value)) {
+      o.attempts = value >= 1 && value <= 1000 ? (int)value : 0;
+      i++;
+    } else if (strncmp(a, "--", 2) == 0 && a[2] != '\0') {
+      fprintf(stderr, "dp-send: unknown option %s\n", a);
+      usage(stderr);
+      return 2;
+    } else {
+      first_cmd = i;
+      break;
+    }
+  }
+  if (o.port <= 0 || o.attempts <= 0 || !(timeout > 0) || (!interactive && first_cmd == argc)) {
+    usage(stderr);
+    return 2;
+  }
+  dp_client_t *c = dp_client_connect(&o);
+  if (c == NULL) {
+    fprintf(stderr, "dp-send: %s\n", dp_error_detail());
+    return 1;
+  }
+  int status = run_commands(c, argv + first_cmd, argc - first_cmd, timeout);
+  if (status == 0 && interactive) {
+    fprintf(stderr, "%s\n", dp_client_greeting(c));
+    if (run_console(c, o.port) < 0) status = run_lines(c, timeout);
+  }
+  dp_client_close(c);
+  return status;
+}
