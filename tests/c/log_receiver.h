@@ -166,7 +166,7 @@ static inline receiver_t *receiver_new(int port) {
 /* Polls until at least `n` messages arrived or 60 s passed (valgrind is
  * slow); returns the count. */
 static inline size_t receiver_wait(receiver_t *r, size_t n) {
-  uint64_t deadline = uv_hrtime() + 60u * 1000000000u;
+  uint64_t deadline = uv_hrtime() + (uint64_t)60 * 1000000000u;
   size_t got;
   while ((got = receiver_count(r)) < n && uv_hrtime() < deadline) uv_sleep(2);
   return got;

@@ -61,7 +61,7 @@ static void assert_sequence(receiver_t *r, size_t at, const char *prefix, int fr
 }
 
 static void wait_connected(bool want) {
-  uint64_t deadline = uv_hrtime() + 10u * 1000000000u;
+  uint64_t deadline = uv_hrtime() + (uint64_t)10 * 1000000000u;
   dp_log_net_stats_t st;
   do {
     dp_log_net_stats(&st);
@@ -243,14 +243,15 @@ static void server_dying_mid_stream(void **state) {
   wait_connected(false);
   r2 = receiver_new(port);
   dp_log_retry_now();
-  size_t base = receiver_wait(r2, 1000);
-  assert_true(base >= 1000);
   atomic_store(&st.stop, true);
   uv_thread_join(&st.thread);
+  /* One more record of the sequence, logged after the restart whatever the
+   * steady thread managed before: it must reach the second server. */
+  dp_log_info(test_logger("net.steady"), "n %d", st.logged++);
   assert_int_equal(dp_log_flush(60000), 0);
   char want[32];
   snprintf(want, sizeof want, "n %d", st.logged - 1);
-  uint64_t deadline = uv_hrtime() + 60u * 1000000000u;
+  uint64_t deadline = uv_hrtime() + (uint64_t)60 * 1000000000u;
   for (;;) { /* the last record logged arrives (a deadline, not a sleep) */
     uv_mutex_lock(&r2->lock);
     bool there = r2->n > 0 && strcmp(r2->msgs[r2->n - 1], want) == 0;
