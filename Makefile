@@ -3,7 +3,7 @@
 #
 #   make demo    build everything and run the demos (a control room driving a module)
 #   make test    install what is missing, build (normal, ASan+UBSan, fuzz),
-#                run ctest in both builds, valgrind, the fuzzers, and pytest
+#                lint, run ctest in both builds, valgrind, the fuzzers, and pytest
 #   make bench   Release build + benchmarks against the Python reference
 #   make lint    clang-format check and clang-tidy
 #
@@ -57,7 +57,7 @@ fuzz-build: deps $(FUZZ_BUILD)/CMakeCache.txt
 
 test: deps
 	@$(MAKE) --no-print-directory build asan fuzz-build
-	@$(MAKE) --no-print-directory test-c test-asan test-valgrind test-fuzz test-py
+	@$(MAKE) --no-print-directory lint test-c test-asan test-valgrind test-fuzz test-py
 	@echo "make test: all suites passed"
 
 test-c: build
@@ -98,7 +98,9 @@ bench: deps $(BENCH_BUILD)/CMakeCache.txt
 
 lint: build
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
-	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.c' 'tools/*.c' 'examples/*.c')
+	@echo "clang-tidy (its 'N warnings generated' notes about system headers: $(BUILD)/clang-tidy.log)"
+	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.c' 'tools/*.c' 'examples/*.c') \
+	  2>$(BUILD)/clang-tidy.log
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 

@@ -18,24 +18,24 @@ extern "C" {
 #endif
 
 /* X-macro: code name, value, default message. */
-#define DP_ERRNO_MAP(XX)                                                                \
-  XX(DP_EINVAL, -1, "invalid argument")                                                 \
-  XX(DP_ENOMEM, -2, "out of memory")                                                    \
-  XX(DP_ETYPE, -3, "element type does not match")                                       \
-  XX(DP_EEMPTY, -4, "nothing to do: empty input")                                       \
-  XX(DP_ERANGE, -5, "value out of range")                                               \
-  XX(DP_ETOOBIG, -6, "input larger than the allowed limit")                             \
-  XX(DP_EPARSE, -7, "malformed input")                                                  \
-  XX(DP_ENOTFOUND, -8, "not found")                                                     \
-  XX(DP_EEXIST, -9, "already exists")                                                   \
-  XX(DP_ETIMEDOUT, -10, "timed out")                                                    \
-  XX(DP_ECONN, -11, "connection failed")                                                \
-  XX(DP_ECLOSED, -12, "connection closed")                                              \
-  XX(DP_EIO, -13, "input/output error")                                                 \
-  XX(DP_ESTATE, -14, "operation not allowed in the current state")                     \
-  XX(DP_EAGAIN, -15, "resource temporarily unavailable")                                \
-  XX(DP_ENOLSL, -16, "liblsl could not be loaded")                                      \
-  XX(DP_ELSL, -17, "liblsl reported an error")                                          \
+#define DP_ERRNO_MAP(XX)                                                                           \
+  XX(DP_EINVAL, -1, "invalid argument")                                                            \
+  XX(DP_ENOMEM, -2, "out of memory")                                                               \
+  XX(DP_ETYPE, -3, "element type does not match")                                                  \
+  XX(DP_EEMPTY, -4, "nothing to do: empty input")                                                  \
+  XX(DP_ERANGE, -5, "value out of range")                                                          \
+  XX(DP_ETOOBIG, -6, "input larger than the allowed limit")                                        \
+  XX(DP_EPARSE, -7, "malformed input")                                                             \
+  XX(DP_ENOTFOUND, -8, "not found")                                                                \
+  XX(DP_EEXIST, -9, "already exists")                                                              \
+  XX(DP_ETIMEDOUT, -10, "timed out")                                                               \
+  XX(DP_ECONN, -11, "connection failed")                                                           \
+  XX(DP_ECLOSED, -12, "connection closed")                                                         \
+  XX(DP_EIO, -13, "input/output error")                                                            \
+  XX(DP_ESTATE, -14, "operation not allowed in the current state")                                 \
+  XX(DP_EAGAIN, -15, "resource temporarily unavailable")                                           \
+  XX(DP_ENOLSL, -16, "liblsl could not be loaded")                                                 \
+  XX(DP_ELSL, -17, "liblsl reported an error")                                                     \
   XX(DP_ESYS, -18, "system call failed")
 
 typedef enum {
