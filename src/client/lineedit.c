@@ -74,7 +74,12 @@ static void remember(dp_lineedit_t *le, const char *line) {
 static void submit(dp_lineedit_t *le) {
   le->line[le->len] = '\0';
   if (le->has_tty) {
-    printf("\n"); /* libuv's raw mode keeps ONLCR: the terminal adds the \r */
+    /* Draw the line as submitted: a pasted line arrives in one read and was
+     * not drawn yet. Then a new line (raw mode keeps ONLCR: the terminal adds
+     * the \r). */
+    le->cursor = le->len;
+    redraw(le);
+    printf("\n");
     fflush(stdout);
   }
   char *line = strdup(le->line);

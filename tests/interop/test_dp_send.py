@@ -85,7 +85,9 @@ def test_interactive_console_on_a_terminal(procs, port):
     try:
         con.expect(b"Connected to dp-example-module")
         con.expect(b"dp:%d> " % port)
+        # a whole line in one write (a paste) is shown as sent, then its reply
         con.type(b'ECHO|{"text": "typed"}\r')
+        con.expect(b'dp:%d> ECHO|{"text": "typed"}\x1b[K\r\n' % port)
         con.expect(b"typed\r\n")
         # edit: type "UX", backspace, "P" -> "UP"
         con.type(b"UX\x7fP\r")
