@@ -11,10 +11,6 @@
 static _Thread_local int last_code;
 static _Thread_local char last_detail[DP_DETAIL_MAX];
 
-const char *dp_version_string(void) {
-  return "0.1.0";
-}
-
 const char *dp_strerror(int code) {
   if (code == 0) return "success";
 #define DP_STRERROR_CASE(name, value, msg)                                                         \
