@@ -152,7 +152,9 @@ DP_EXTERN int dp_server_callback(dp_server_t *srv, const char *target, const cha
 /* A request lives for the duration of the handler call; strings it returns
  * are owned by it and valid until the handler returns. */
 
+/* The primary command of the request (piece 0, e.g. "START"). */
 DP_EXTERN const char *dp_request_command(const dp_request_t *req);
+/* The server the request came to (to reach its loop or send callbacks). */
 DP_EXTERN dp_server_t *dp_request_server(const dp_request_t *req);
 /* The asking client's id, for dp_server_send_to() from another thread. */
 DP_EXTERN uint64_t dp_request_client(const dp_request_t *req);

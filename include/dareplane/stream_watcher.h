@@ -118,6 +118,8 @@ DP_EXTERN void dp_stream_watcher_free(dp_stream_watcher_t *sw);
 
 /* ---- state and data (valid after a successful connect) ------------------- */
 
+/* True between a successful connect and disconnect (also while a lost outlet
+ * is being recovered: the watcher stays connected to the stream by name). */
 DP_EXTERN bool dp_stream_watcher_connected(const dp_stream_watcher_t *sw);
 
 /* Samples pulled since the caller last cleared the count (Python's n_new;
