@@ -8,6 +8,8 @@ import select
 import subprocess
 import time
 
+import pytest
+
 import helpers
 import module_util as mu
 
