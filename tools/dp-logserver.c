@@ -15,6 +15,7 @@
 
 #include <dareplane/dareplane.h>
 
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -239,48 +240,38 @@ static void usage(FILE *to) {
               "Options also take the --key=value form.\n");
 }
 
-/* Value of option `name` at argv[*i] ("--name=v" or "--name v"), or NULL. */
-static const char *option(int argc, char **argv, int *i, const char *name) {
-  const char *a = argv[*i];
-  size_t n = strlen(name);
-  if (strncmp(a, name, n) != 0) return NULL;
-  if (a[n] == '=') return a + n + 1;
-  if (a[n] == '\0' && *i + 1 < argc && argv[*i + 1] != NULL) return argv[++*i];
-  return NULL;
-}
-
 int main(int argc, char **argv) {
-  const char *host = "127.0.0.1", *logfile = "default_socket.log", *v;
+  const char *host = "127.0.0.1", *logfile = "default_socket.log";
   long port = 9020, max_frame = (long)DP_LOG_FRAME_MAX_DEFAULT;
   bool console = true;
-  for (int i = 1; i < argc; i++) {
-    char *end = NULL;
-    if ((v = option(argc, argv, &i, "--host")) != NULL) {
-      host = v;
-    } else if ((v = option(argc, argv, &i, "--port")) != NULL) {
-      port = strtol(v, &end, 10);
-      if (*end != '\0' || port < 0 || port > 65535) {
-        fprintf(stderr, "dp-logserver: bad port '%s'\n", v);
-        return 2;
-      }
-    } else if ((v = option(argc, argv, &i, "--logfile")) != NULL) {
-      logfile = v;
-    } else if ((v = option(argc, argv, &i, "--max-frame")) != NULL) {
-      max_frame = strtol(v, &end, 10);
-      if (*end != '\0' || max_frame < 1) {
-        fprintf(stderr, "dp-logserver: bad --max-frame '%s'\n", v);
-        return 2;
-      }
-    } else if (strcmp(argv[i], "--quiet") == 0) {
+  dp_args_t a;
+  int rc;
+  dp_args_init(&a, argc, argv, false);
+  while ((rc = dp_args_next(&a)) == DP_ARGS_FLAG) {
+    if (dp_args_is(&a, "host")) {
+      rc = dp_args_value(&a);
+      host = a.value;
+    } else if (dp_args_is(&a, "logfile")) {
+      rc = dp_args_value(&a);
+      logfile = a.value;
+    } else if (dp_args_is(&a, "port")) {
+      rc = dp_args_long(&a, 0, 65535, &port);
+    } else if (dp_args_is(&a, "max-frame")) {
+      rc = dp_args_long(&a, 1, LONG_MAX, &max_frame);
+    } else if (dp_args_is(&a, "quiet")) {
       console = false;
-    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+    } else if (dp_args_is(&a, "help") || dp_args_is(&a, "h")) {
       usage(stdout);
       return 0;
     } else {
-      fprintf(stderr, "dp-logserver: unknown argument '%s'\n", argv[i]);
-      usage(stderr);
-      return 2;
+      rc = dp_args_unknown(&a);
     }
+    if (rc < 0) break;
+  }
+  if (rc < 0) {
+    fprintf(stderr, "dp-logserver: %s\n", dp_error_detail());
+    usage(stderr);
+    return 2;
   }
 
 #ifdef SIGPIPE

@@ -12,8 +12,10 @@
  * int8, 30000 for int16, 2^24 otherwise; decimal text for string streams).
  * --markers adds a string stream "<name>_markers" (type Markers) with one
  * marker a second. Ctrl-C (SIGINT) or SIGTERM stops it cleanly. */
+#include "common/error_internal.h"
 #include <dareplane/dareplane.h>
 
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -53,60 +55,61 @@ static void usage(FILE *f) {
         f);
 }
 
+/* Reads one flag into m; returns 0 or a DP_E* code (detail set). */
+static int parse_flag(struct mock *m, dp_args_t *a) {
+  long n = 0;
+  int rc = 0;
+  if (dp_args_is(a, "help") || dp_args_is(a, "h")) {
+    usage(stdout);
+    exit(0);
+  } else if (dp_args_is(a, "markers")) {
+    m->markers = true;
+  } else if (dp_args_is(a, "name")) {
+    rc = dp_args_value(a);
+    m->name = a->value;
+  } else if (dp_args_is(a, "type")) {
+    rc = dp_args_value(a);
+    m->type = a->value;
+  } else if (dp_args_is(a, "source-id")) {
+    rc = dp_args_value(a);
+    m->source_id = a->value;
+  } else if (dp_args_is(a, "channels")) {
+    rc = dp_args_long(a, 1, LONG_MAX, &n);
+    m->channels = (size_t)n;
+  } else if (dp_args_is(a, "chunk")) {
+    rc = dp_args_long(a, 1, LONG_MAX, &n);
+    m->chunk = (size_t)n;
+  } else if (dp_args_is(a, "srate")) {
+    rc = dp_args_double(a, &m->srate);
+  } else if (dp_args_is(a, "duration")) {
+    rc = dp_args_double(a, &m->duration);
+  } else if (dp_args_is(a, "format")) {
+    if ((rc = dp_args_value(a)) == 0 && dp_dtype_parse(a->value, &m->format) != 0)
+      rc = dp_error_set(DP_EINVAL, "unknown format '%s'", a->value);
+  } else if (dp_args_is(a, "signal")) {
+    if ((rc = dp_args_value(a)) < 0) return rc;
+    if (strcmp(a->value, "sine") == 0)
+      m->signal = SIG_SINE;
+    else if (strcmp(a->value, "noise") == 0)
+      m->signal = SIG_NOISE;
+    else if (strcmp(a->value, "ramp") == 0)
+      m->signal = SIG_RAMP;
+    else
+      rc = dp_error_set(DP_EINVAL, "--signal is sine, noise or ramp, not '%s'", a->value);
+  } else {
+    rc = dp_args_unknown(a);
+  }
+  return rc;
+}
+
 static int parse_args(struct mock *m, int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    char *end = NULL;
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      usage(stdout);
-      exit(0);
-    } else if (strcmp(a, "--markers") == 0) {
-      m->markers = true;
-      continue;
-    }
-    if (v == NULL) {
-      fprintf(stderr, "dp-mock-stream: %s needs a value (or is unknown)\n", a);
-      return -1;
-    }
-    i++;
-    if (strcmp(a, "--name") == 0)
-      m->name = v;
-    else if (strcmp(a, "--type") == 0)
-      m->type = v;
-    else if (strcmp(a, "--source-id") == 0)
-      m->source_id = v;
-    else if (strcmp(a, "--channels") == 0)
-      m->channels = (size_t)strtoul(v, &end, 10);
-    else if (strcmp(a, "--chunk") == 0)
-      m->chunk = (size_t)strtoul(v, &end, 10);
-    else if (strcmp(a, "--srate") == 0)
-      m->srate = strtod(v, &end);
-    else if (strcmp(a, "--duration") == 0)
-      m->duration = strtod(v, &end);
-    else if (strcmp(a, "--format") == 0) {
-      if (dp_dtype_parse(v, &m->format) != 0) {
-        fprintf(stderr, "dp-mock-stream: unknown format '%s'\n", v);
-        return -1;
-      }
-    } else if (strcmp(a, "--signal") == 0) {
-      if (strcmp(v, "sine") == 0)
-        m->signal = SIG_SINE;
-      else if (strcmp(v, "noise") == 0)
-        m->signal = SIG_NOISE;
-      else if (strcmp(v, "ramp") == 0)
-        m->signal = SIG_RAMP;
-      else {
-        fprintf(stderr, "dp-mock-stream: --signal is sine, noise or ramp, not '%s'\n", v);
-        return -1;
-      }
-    } else {
-      fprintf(stderr, "dp-mock-stream: unknown option %s\n", a);
-      return -1;
-    }
-    if (end != NULL && (*end != '\0' || end == v)) {
-      fprintf(stderr, "dp-mock-stream: %s takes a number, not '%s'\n", a, v);
-      return -1;
-    }
+  dp_args_t a;
+  int rc;
+  dp_args_init(&a, argc, argv, false);
+  while ((rc = dp_args_next(&a)) == DP_ARGS_FLAG && (rc = parse_flag(m, &a)) == 0) continue;
+  if (rc < 0) {
+    fprintf(stderr, "dp-mock-stream: %s\n", dp_error_detail());
+    return -1;
   }
   if (m->name == NULL || m->name[0] == '\0' || m->channels == 0 || m->chunk == 0 ||
       !(m->srate >= 0) || !isfinite(m->srate) || m->duration < 0) {

@@ -10,6 +10,8 @@
  * they arrive); when stdin is not a terminal it reads plain lines. */
 #include "client/client_internal.h"
 #include "client/lineedit.h"
+#include "common/error_internal.h"
+#include "dareplane/args.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -28,13 +30,6 @@ static void usage(FILE *f) {
              "Sends each CMD (e.g. UP, GET_PCOMMS, 'ECHO|{\"text\": \"hi\"}') to a Dareplane\n"
              "module and prints each reply. --interactive opens a console.\n"
              "defaults: --host 127.0.0.1 --port 8080 --timeout 1 --attempts 1\n");
-}
-
-/* A whole-string number, or false. */
-static bool number(const char *text, double *out) {
-  char *end;
-  *out = strtod(text, &end);
-  return end != text && *end == '\0';
 }
 
 static void print_reply(const char *reply, size_t len) {
@@ -126,41 +121,41 @@ int main(int argc, char **argv) {
   dp_client_opts_t o;
   dp_client_opts_init(&o);
   o.attempts = 1;
-  double timeout = 1.0, value = 0;
+  double timeout = 1.0;
+  long port = o.port, attempts = 1;
   bool interactive = false;
-  int first_cmd = argc;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    bool has_value = i + 1 < argc;
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+  dp_args_t a;
+  int rc;
+  dp_args_init(&a, argc, argv, true);
+  while ((rc = dp_args_next(&a)) == DP_ARGS_FLAG) {
+    if (dp_args_is(&a, "help") || dp_args_is(&a, "h")) {
       usage(stdout);
       return 0;
-    } else if (strcmp(a, "--interactive") == 0 || strcmp(a, "-i") == 0) {
+    } else if (dp_args_is(&a, "interactive") || dp_args_is(&a, "i")) {
       interactive = true;
-    } else if (strcmp(a, "--host") == 0 && has_value) {
-      o.host = argv[++i];
-    } else if (strcmp(a, "--port") == 0 && has_value && number(argv[i + 1], &value)) {
-      o.port = value >= 1 && value <= 65535 ? (int)value : 0;
-      i++;
-    } else if (strcmp(a, "--timeout") == 0 && has_value && number(argv[i + 1], &value)) {
-      timeout = value;
-      i++;
-    } else if (strcmp(a, "--attempts") == 0 && has_value && number(argv[i + 1], &value)) {
-      o.attempts = value >= 1 && value <= 1000 ? (int)value : 0;
-      i++;
-    } else if (strncmp(a, "--", 2) == 0 && a[2] != '\0') {
-      fprintf(stderr, "dp-send: unknown option %s\n", a);
-      usage(stderr);
-      return 2;
+    } else if (dp_args_is(&a, "host")) {
+      rc = dp_args_value(&a);
+      o.host = a.value;
+    } else if (dp_args_is(&a, "port")) {
+      rc = dp_args_long(&a, 1, 65535, &port);
+    } else if (dp_args_is(&a, "timeout")) {
+      rc = dp_args_double(&a, &timeout);
+      if (rc == 0 && !(timeout > 0)) rc = dp_error_set(DP_ERANGE, "--timeout must be > 0");
+    } else if (dp_args_is(&a, "attempts")) {
+      rc = dp_args_long(&a, 1, 1000, &attempts);
     } else {
-      first_cmd = i;
-      break;
+      rc = dp_args_unknown(&a);
     }
+    if (rc < 0) break;
   }
-  if (o.port <= 0 || o.attempts <= 0 || !(timeout > 0) || (!interactive && first_cmd == argc)) {
+  if (rc < 0) fprintf(stderr, "dp-send: %s\n", dp_error_detail());
+  if (rc < 0 || (!interactive && rc != DP_ARGS_POSITIONAL)) {
     usage(stderr);
     return 2;
   }
+  o.port = (int)port;
+  o.attempts = (int)attempts;
+  int first_cmd = a.index; /* argc when there are no commands */
   dp_client_t *c = dp_client_connect(&o);
   if (c == NULL) {
     fprintf(stderr, "dp-send: %s\n", dp_error_detail());

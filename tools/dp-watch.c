@@ -15,6 +15,7 @@
 #include <dareplane/dareplane.h>
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,50 +48,53 @@ static void usage(FILE *f) {
         f);
 }
 
+/* Reads one flag into w; returns 0 or a DP_E* code (detail set). */
+static int parse_flag(struct watch *w, dp_args_t *a) {
+  long samples = 0;
+  int rc = 0;
+  if (dp_args_is(a, "help") || dp_args_is(a, "h")) {
+    usage(stdout);
+    exit(0);
+  } else if (dp_args_is(a, "list")) {
+    w->list = true;
+  } else if (dp_args_is(a, "clocksync")) {
+    w->postproc |= DP_LSL_CLOCKSYNC;
+  } else if (dp_args_is(a, "dejitter")) {
+    w->postproc |= DP_LSL_DEJITTER;
+  } else if (dp_args_is(a, "name")) {
+    rc = dp_args_value(a);
+    w->name = a->value;
+  } else if (dp_args_is(a, "pred")) {
+    rc = dp_args_value(a);
+    w->pred = a->value;
+  } else if (dp_args_is(a, "csv")) {
+    rc = dp_args_value(a);
+    w->csv = a->value;
+  } else if (dp_args_is(a, "seconds")) {
+    rc = dp_args_double(a, &w->seconds);
+  } else if (dp_args_is(a, "buffer")) {
+    rc = dp_args_double(a, &w->buffer_s);
+  } else if (dp_args_is(a, "timeout")) {
+    rc = dp_args_double(a, &w->timeout_s);
+  } else if (dp_args_is(a, "wait")) {
+    rc = dp_args_double(a, &w->wait_s);
+  } else if (dp_args_is(a, "samples")) {
+    rc = dp_args_long(a, 0, LONG_MAX, &samples);
+    w->max_samples = (uint64_t)samples;
+  } else {
+    rc = dp_args_unknown(a);
+  }
+  return rc;
+}
+
 static int parse_args(struct watch *w, int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    char *end = NULL;
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      usage(stdout);
-      exit(0);
-    }
-    if (strcmp(a, "--list") == 0)
-      w->list = true;
-    else if (strcmp(a, "--clocksync") == 0)
-      w->postproc |= DP_LSL_CLOCKSYNC;
-    else if (strcmp(a, "--dejitter") == 0)
-      w->postproc |= DP_LSL_DEJITTER;
-    else if (v == NULL) {
-      fprintf(stderr, "dp-watch: %s needs a value (or is unknown)\n", a);
-      return -1;
-    } else {
-      i++;
-      if (strcmp(a, "--name") == 0)
-        w->name = v;
-      else if (strcmp(a, "--pred") == 0)
-        w->pred = v;
-      else if (strcmp(a, "--csv") == 0)
-        w->csv = v;
-      else if (strcmp(a, "--seconds") == 0)
-        w->seconds = strtod(v, &end);
-      else if (strcmp(a, "--buffer") == 0)
-        w->buffer_s = strtod(v, &end);
-      else if (strcmp(a, "--timeout") == 0)
-        w->timeout_s = strtod(v, &end);
-      else if (strcmp(a, "--wait") == 0)
-        w->wait_s = strtod(v, &end);
-      else if (strcmp(a, "--samples") == 0)
-        w->max_samples = strtoull(v, &end, 10);
-      else {
-        fprintf(stderr, "dp-watch: unknown option %s\n", a);
-        return -1;
-      }
-      if (end != NULL && (*end != '\0' || end == v)) {
-        fprintf(stderr, "dp-watch: %s takes a number, not '%s'\n", a, v);
-        return -1;
-      }
-    }
+  dp_args_t a;
+  int rc;
+  dp_args_init(&a, argc, argv, false);
+  while ((rc = dp_args_next(&a)) == DP_ARGS_FLAG && (rc = parse_flag(w, &a)) == 0) continue;
+  if (rc < 0) {
+    fprintf(stderr, "dp-watch: %s\n", dp_error_detail());
+    return -1;
   }
   if (!w->list && w->name == NULL && w->pred == NULL) {
     fprintf(stderr, "dp-watch: give --list, --name or --pred\n");

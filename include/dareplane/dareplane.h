@@ -4,6 +4,7 @@
 #define DAREPLANE_H
 
 #include "dareplane/common.h"
+#include "dareplane/args.h"
 #include "dareplane/error.h"
 #include "dareplane/log.h"
 #include "dareplane/client.h"

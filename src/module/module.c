@@ -4,6 +4,7 @@
 #include "server/server_internal.h"
 
 #include "common/error_internal.h"
+#include "dareplane/args.h"
 #include "dareplane/module.h"
 
 #include <signal.h>
@@ -31,22 +32,13 @@ struct dp_module {
   const char *name;
 };
 
-static bool same_key(const char *a, const char *b, size_t blen) {
-  size_t i = 0;
-  for (; a[i] != '\0' && i < blen; i++) {
-    char x = a[i] == '-' ? '_' : a[i], y = b[i] == '-' ? '_' : b[i];
-    if (x != y) return false;
-  }
-  return a[i] == '\0' && i == blen;
-}
-
 static const dp_module_flag_t *flag_at(const dp_module_t *m, size_t i) {
   return i < m->n_own ? &m->def->flags[i] : &generic[i - m->n_own];
 }
 
 static long find_flag(const dp_module_t *m, const char *key, size_t len) {
   for (size_t i = 0; i < m->n_own + G_COUNT; i++)
-    if (same_key(flag_at(m, i)->key, key, len)) return (long)i;
+    if (dp_args_key_equal(key, len, flag_at(m, i)->key)) return (long)i;
   return -1;
 }
 
@@ -94,30 +86,30 @@ static void usage(const dp_module_t *m, const char *prog, dp_server_t *srv, FILE
   }
 }
 
-/* Parses argv into m->values. Returns 0, 1 for --help, or -1 (message
- * printed) for a usage error. */
+/* Parses argv into m->values (fire-style: a bare flag is "True") and the
+ * port into m->port. Returns 0, 1 for --help, or -1 (message printed) for a
+ * usage error. */
 static int parse(dp_module_t *m, int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return 1;
-    if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
-      fprintf(stderr, "%s: unexpected argument '%s' (flags are --key=value)\n", argv[0], a);
-      return -1;
-    }
-    const char *key = a + 2, *eq = strchr(key, '=');
-    size_t klen = eq != NULL ? (size_t)(eq - key) : strlen(key);
-    long idx = find_flag(m, key, klen);
+  dp_args_t a;
+  int rc;
+  long port = m->def->default_port != 0 ? m->def->default_port : 8080;
+  dp_args_init(&a, argc, argv, false);
+  while ((rc = dp_args_next(&a)) == DP_ARGS_FLAG) {
+    if (dp_args_is(&a, "help") || dp_args_is(&a, "h")) return 1;
+    long idx = find_flag(m, a.key, a.key_len);
     if (idx < 0) {
-      fprintf(stderr, "%s: unknown flag --%.*s\n", argv[0], (int)klen, key);
-      return -1;
+      rc = dp_args_unknown(&a);
+      break;
     }
-    if (eq != NULL)
-      m->values[idx] = eq + 1;
-    else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
-      m->values[idx] = argv[++i];
-    else
-      m->values[idx] = "True";
+    const char *v = dp_args_optional(&a);
+    m->values[idx] = v != NULL ? v : "True";
+    if (idx == (long)m->n_own + G_PORT && (rc = dp_args_long(&a, 0, 65535, &port)) < 0) break;
   }
+  if (rc < 0) {
+    fprintf(stderr, "%s: %s\n", argv[0], dp_error_detail());
+    return -1;
+  }
+  m->port = (int)port;
   return 0;
 }
 
@@ -160,16 +152,6 @@ int dp_module_main(const dp_module_def_t *def, int argc, char **argv) {
     status = 2;
     goto out;
   }
-  const char *port_text = dp_module_get(&m, "port");
-  char *end = NULL;
-  long port = port_text != NULL ? strtol(port_text, &end, 10) : def->default_port;
-  if (port_text == NULL && port == 0) port = 8080;
-  if ((end != NULL && *end != '\0') || port < 0 || port > 65535) {
-    fprintf(stderr, "%s: --port must be a number 0..65535, got '%s'\n", prog, port_text);
-    status = 2;
-    goto out;
-  }
-  m.port = (int)port;
   if (dp_log_configure_level(m.values[m.n_own + G_LOGLEVEL]) != 0) {
     fprintf(stderr, "%s: --loglevel must be a number or a level name\n", prog);
     status = 2;

@@ -8,6 +8,8 @@ import select
 import subprocess
 import time
 
+import pytest
+
 import helpers
 import module_util as mu
 
@@ -24,9 +26,11 @@ def test_commands_on_the_command_line(procs, port):
     assert "no reply to STOP" in out.stderr
 
 
-def test_no_module_is_a_clear_error():
-    out = subprocess.run([DP_SEND, "--port", str(helpers.free_port()), "UP"],
-                         capture_output=True, text=True, timeout=20)
+@pytest.mark.parametrize("equals", [False, True])
+def test_no_module_is_a_clear_error(equals):
+    port = str(helpers.free_port())
+    argv = [f"--port={port}"] if equals else ["--port", port]
+    out = subprocess.run([DP_SEND, *argv, "UP"], capture_output=True, text=True, timeout=20)
     assert out.returncode == 1
     assert "cannot connect" in out.stderr
 
@@ -36,6 +40,11 @@ def test_usage_errors():
     assert out.returncode == 2 and "usage" in out.stderr
     out = subprocess.run([DP_SEND], capture_output=True, text=True, timeout=20)
     assert out.returncode == 2
+    for argv, says in ((["--port=0", "UP"], "--port must be 1..65535, got 0"),
+                       (["--timeout", "x", "UP"], "--timeout takes a finite number, not 'x'"),
+                       (["--host"], "--host needs a value")):
+        out = subprocess.run([DP_SEND, *argv], capture_output=True, text=True, timeout=20)
+        assert out.returncode == 2 and f"dp-send: {says}" in out.stderr, argv
 
 
 def test_interactive_reads_plain_lines_without_a_terminal(procs, port):

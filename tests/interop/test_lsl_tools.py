@@ -125,9 +125,11 @@ def test_dp_watch_follows_a_restarted_mock_stream(procs, lib):
     assert m and int(m.group(1)) >= 3000 and int(m.group(2)) >= 1, summary
 
 
-def test_missing_stream_times_out_with_a_clear_error():
+@pytest.mark.parametrize("equals", [False, True])
+def test_missing_stream_times_out_with_a_clear_error(equals):
     name = unique("absent")
-    r = watch(["--name", name, "--timeout", "0.5"])
+    argv = [f"--name={name}", "--timeout=0.5"] if equals else ["--name", name, "--timeout", "0.5"]
+    r = watch(argv)
     assert r.returncode == 1
     assert f"no LSL stream named '{name}' appeared within 0.5 s" in r.stderr
 
@@ -157,14 +159,27 @@ def test_not_liblsl_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("argv", [["--format", "nope"], ["--signal", "square"], ["--srate", "x"],
-                                  []])
+                                  ["--srate=x"], ["--format=nope"], ["--channels=0"],
+                                  ["--chunk"], ["--bogus"], ["stray"], []])
 def test_mock_stream_rejects_bad_arguments(argv):
     r = subprocess.run([str(MOCK), *(["--name", "x"] if argv else []), *argv],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "usage:" in r.stderr
+    assert r.stderr.startswith("dp-mock-stream: ")  # says what was wrong first
+
+
+def test_mock_stream_takes_key_equals_value(procs, lib):
+    name = unique()
+    p = procs.start([MOCK, f"--name={name}", "--channels=2", "--srate=100", "--duration=30"])
+    wait_until(lambda: visible(lib, name), 15.0, what=f"stream {name}")
+    r = watch([f"--name={name}", "--samples=5", "--seconds=20"])
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"connected to '" + re.escape(name) + r"'.*2 ch", r.stdout), r.stdout
+    assert p.poll() is None
 
 
 def test_watch_rejects_bad_arguments():
-    for argv in ([], ["--seconds", "abc", "--name", "x"], ["--bogus"]):
+    for argv in ([], ["--seconds", "abc", "--name", "x"], ["--seconds=abc", "--name=x"],
+                 ["--bogus"], ["--name"], ["stray"]):
         r = subprocess.run([str(WATCH), *argv], capture_output=True, text=True, timeout=30)
         assert r.returncode == 2 and "usage:" in r.stderr
