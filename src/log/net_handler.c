@@ -66,6 +66,7 @@ typedef struct sender {
   struct addrinfo *next_addr; /* the one to try when the current one fails */
   conn_t *conn;               /* current connection, or NULL */
   state_t state;
+  unsigned attempt; /* number of the connection attempt under way */
   unsigned backoff_ms;
   bool stopping;
   entry_t *batch[BATCH_MAX]; /* frames of the write in flight */
@@ -94,9 +95,10 @@ static struct {
   bool stopping;
   bool retry_requested;
   bool warned;
-  unsigned fail_gen; /* counts failed connection attempts */
-  size_t inflight;   /* frames in the write in flight */
-  bool sender_idle;  /* connected with nothing to do: wake it for a new frame */
+  unsigned attempts;       /* connection attempts started so far */
+  unsigned failed_attempt; /* number of the latest attempt that failed */
+  size_t inflight;         /* frames in the write in flight */
+  bool sender_idle;        /* connected with nothing to do: wake it for a new frame */
 } q;
 
 static uv_once_t q_once = UV_ONCE_INIT;
@@ -218,8 +220,12 @@ static void fail(sender_t *s, const char *why) {
   s->state = S_WAITING;
   uv_mutex_lock(&q.lock);
   q.sender_idle = false;
-  q.fail_gen++;
+  q.failed_attempt = s->attempt;
   q.stats.connected = false;
+  /* A retry asked for while this attempt was under way gets its own attempt
+   * now rather than after the back-off. */
+  bool retry = q.retry_requested && !q.stopping;
+  q.retry_requested = false;
   bool warn = !q.warned;
   q.warned = true;
   size_t max_records = q.max_records;
@@ -227,6 +233,10 @@ static void fail(sender_t *s, const char *why) {
   unsigned max = q.backoff_max;
   uv_mutex_unlock(&q.lock);
   if (warn) warn_unreachable(s, why, max_records);
+  if (retry) {
+    start_connect(s);
+    return;
+  }
   uv_timer_start(&s->timer, on_retry_timer, s->backoff_ms, 0);
   s->backoff_ms = s->backoff_ms > max / 2 ? max : s->backoff_ms * 2;
 }
@@ -492,6 +502,7 @@ static void start_connect(sender_t *s) {
   uv_mutex_lock(&q.lock);
   snprintf(s->host, sizeof s->host, "%s", q.host);
   s->port = q.port;
+  s->attempt = ++q.attempts;
   uv_mutex_unlock(&q.lock);
   union {
     struct sockaddr sa;
@@ -520,8 +531,10 @@ static void close_handle(uv_handle_t *h, void *arg) {
 static void on_wake(uv_async_t *h) {
   sender_t *s = h->data;
   uv_mutex_lock(&q.lock);
-  bool stop = q.stopping, retry = q.retry_requested;
-  q.retry_requested = false;
+  /* While an attempt is under way the request stays: fail() honours it. */
+  bool under_way = s->state == S_RESOLVING || s->state == S_CONNECTING;
+  bool stop = q.stopping, retry = q.retry_requested && s->state == S_WAITING;
+  if (!under_way) q.retry_requested = false;
   uv_mutex_unlock(&q.lock);
   if (stop) {
     s->stopping = true;
@@ -682,13 +695,15 @@ int dp_log_flush(unsigned timeout_ms) {
   int rc = 0;
   uv_mutex_lock(&q.lock);
   if (q.sender != NULL) {
-    unsigned gen = q.fail_gen;
+    /* Only an attempt that starts after this call can say the server is
+     * unreachable now; one already under way may have begun before it came up. */
+    unsigned first_new = q.attempts + 1;
     q.retry_requested = true;
     uv_async_send(&q.sender->wake);
     uint64_t deadline = uv_hrtime() + (uint64_t)timeout_ms * 1000000u;
     while (q.count > 0 || q.inflight > 0 || q.lost_unreported > 0) {
       uint64_t now = uv_hrtime();
-      if (q.fail_gen != gen) {
+      if (q.failed_attempt >= first_new) {
         rc = DP_ECONN;
         break;
       }
