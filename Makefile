@@ -4,7 +4,9 @@
 #   make demo    build everything and run the demos (a control room driving a module)
 #   make test    install what is missing, build (normal, ASan+UBSan, fuzz),
 #                lint, run ctest in both builds, valgrind, the fuzzers, and pytest
-#   make bench   Release build + benchmarks against the Python reference
+#   make bench   Release build + benchmarks against the Python reference; writes
+#                docs/benchmarks.md and its plots (docs/img/)
+#   make bench-check  five benchmark runs in a row, each must succeed
 #   make lint    clang-format check and clang-tidy
 #
 # Build directories can be moved with BUILD=..., so two checkouts or two
@@ -30,7 +32,7 @@ export DP_LSL_LIB
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
 .PHONY: all deps build asan fuzz-build test test-c test-asan test-valgrind test-fuzz \
-        test-py demo bench lint format clean
+        test-py demo bench bench-build bench-check lint format clean
 
 all: build
 
@@ -92,9 +94,18 @@ demo: build
 	$(BUILD)/bin/example-ringbuffer
 	$(BUILD)/bin/example-control-room
 
-bench: deps $(BENCH_BUILD)/CMakeCache.txt
+# REPEATS: how often each suite runs (median and spread are reported).
+REPEATS ?= 3
+bench: bench-build
+	DP_BIN_DIR=$(CURDIR)/$(BENCH_BUILD)/bin $(PY) bench/run.py --repeats $(REPEATS) \
+	  --report docs/benchmarks.md --plots docs/img
+bench-build: deps $(BENCH_BUILD)/CMakeCache.txt
 	cmake --build $(BENCH_BUILD)
-	DP_BIN_DIR=$(CURDIR)/$(BENCH_BUILD)/bin $(PY) bench/run.py
+# The benchmark's own reliability: five whole runs in a row, each must succeed.
+bench-check: bench-build
+	@for i in 1 2 3 4 5; do echo "bench-check: run $$i of 5"; \
+	  DP_BIN_DIR=$(CURDIR)/$(BENCH_BUILD)/bin $(PY) bench/run.py --repeats 1 >/dev/null \
+	    || exit 1; done; echo "bench-check: 5 runs in a row succeeded"
 
 lint: build
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')

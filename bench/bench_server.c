@@ -3,7 +3,8 @@
  * one connection. Run against any module (--port P), or with --raw against a
  * minimal blocking loopback server on a thread that answers '1' to every ';'
  * (the physical limit of this machine's loopback). --count N sets how many
- * commands the pipelined run sends (default 1000000). Prints one JSON line.
+ * commands the pipelined run sends (default 1000000). Prints one JSON line
+ * (with every round trip, sorted, for the report's histogram).
  * Plain POSIX sockets: this measures, it is not library code. */
 #include <errno.h>
 #include <netinet/in.h>
@@ -60,8 +61,9 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+static double t[ROUND_TRIPS]; /* the round trips of the last run, sorted */
+
 static void round_trips(int fd, double *p50, double *p99) {
-  static double t[ROUND_TRIPS];
   for (int i = 0; i < WARMUP + ROUND_TRIPS; i++) {
     double t0 = now_us();
     if (write(fd, "UP;", 3) != 3) die("write");
@@ -166,6 +168,9 @@ int main(int argc, char **argv) {
     pthread_join(th, NULL);
     close(lfd);
   }
-  printf("{\"p50_us\": %.2f, \"p99_us\": %.2f, \"pipelined_per_s\": %.0f}\n", p50, p99, rate);
+  printf("{\"p50_us\": %.2f, \"p99_us\": %.2f, \"pipelined_per_s\": %.0f, \"rtt_us\": [", p50, p99,
+         rate);
+  for (int i = 0; i < ROUND_TRIPS; i++) printf("%s%.2f", i ? ", " : "", t[i]);
+  printf("]}\n");
   return 0;
 }

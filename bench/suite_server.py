@@ -61,8 +61,9 @@ def measure_all(ctx):
         return ctx.Row("server", case, med("ours", key), med("python", key), med("limit", key),
                        unit, **kw)
 
+    rtts = {who: [v for r in runs[who] for v in r["rtt_us"]] for who in runs}
     return [
-        row("UP round trip p50", "p50_us", "us"),
+        row("UP round trip p50", "p50_us", "us", samples=rtts),
         row("UP round trip p99", "p99_us", "us"),
         row("pipelined UP, 1 connection", "pipelined_per_s", "cmd/s", higher_is_better=True),
     ]
