@@ -6,6 +6,8 @@
 #                lint, run ctest in both builds, valgrind, the fuzzers, and pytest
 #   make bench   Release build + benchmarks against the Python reference
 #   make lint    clang-format check and clang-tidy
+#   make docs    API reference (Doxygen) into $(BUILD)/docs/html
+#   make package Debian packages (.deb) into $(BUILD)/packages
 #
 # Build directories can be moved with BUILD=..., so two checkouts or two
 # people never share one.
@@ -30,7 +32,7 @@ export DP_LSL_LIB
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
 .PHONY: all deps build asan fuzz-build test test-c test-asan test-valgrind test-fuzz \
-        test-py demo bench lint format clean
+        test-py demo bench lint format clean docs docs-check
 
 all: build
 
@@ -57,7 +59,7 @@ fuzz-build: deps $(FUZZ_BUILD)/CMakeCache.txt
 
 test: deps
 	@$(MAKE) --no-print-directory build asan fuzz-build
-	@$(MAKE) --no-print-directory lint test-c test-asan test-valgrind test-fuzz test-py
+	@$(MAKE) --no-print-directory lint docs-check test-c test-asan test-valgrind test-fuzz test-py
 	@echo "make test: all suites passed"
 
 test-c: build
@@ -87,6 +89,12 @@ test-fuzz: fuzz-build
 	done
 test-py: build
 	$(PY) -m pytest -q tests/interop
+
+docs: build
+	cmake --build $(BUILD) --target docs
+# Fails when a public symbol lacks documentation (Doxygen warnings as errors).
+docs-check: build
+	cmake --build $(BUILD) --target docs-check
 
 demo: build
 	$(BUILD)/bin/example-ringbuffer
