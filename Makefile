@@ -32,7 +32,7 @@ export DP_LSL_LIB
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
 .PHONY: all deps build asan fuzz-build test test-c test-asan test-valgrind test-fuzz \
-        test-py demo bench lint format clean docs docs-check
+        test-py demo bench lint format clean docs docs-check package
 
 all: build
 
@@ -95,6 +95,10 @@ docs: build
 # Fails when a public symbol lacks documentation (Doxygen warnings as errors).
 docs-check: build
 	cmake --build $(BUILD) --target docs-check
+
+# Debian packages: libdareplane0, libdareplane-dev, dareplane-tools.
+package: build
+	cmake --build $(BUILD) --target package
 
 demo: build
 	$(BUILD)/bin/example-ringbuffer
