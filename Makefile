@@ -111,7 +111,7 @@ bench: deps $(BENCH_BUILD)/CMakeCache.txt
 lint: build
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 	@echo "clang-tidy (its 'N warnings generated' notes about system headers: $(BUILD)/clang-tidy.log)"
-	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.c' 'tools/*.c' 'examples/*.c') \
+	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.c' 'tools/*.c' 'examples/*.c' 'docs/*.c') \
 	  2>$(BUILD)/clang-tidy.log
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
