@@ -8,6 +8,8 @@
 #                docs/benchmarks.md and its plots (docs/img/)
 #   make bench-check  five benchmark runs in a row, each must succeed
 #   make lint    clang-format check and clang-tidy
+#   make docs    API reference (Doxygen) into $(BUILD)/docs/html
+#   make package Debian packages (.deb) into $(BUILD)/packages
 #
 # Build directories can be moved with BUILD=..., so two checkouts or two
 # people never share one.
@@ -32,7 +34,7 @@ export DP_LSL_LIB
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
 .PHONY: all deps build asan fuzz-build test test-c test-asan test-valgrind test-fuzz \
-        test-py demo bench bench-build bench-check lint format clean
+        test-py demo bench bench-build bench-check lint format clean docs docs-check package
 
 all: build
 
@@ -59,7 +61,7 @@ fuzz-build: deps $(FUZZ_BUILD)/CMakeCache.txt
 
 test: deps
 	@$(MAKE) --no-print-directory build asan fuzz-build
-	@$(MAKE) --no-print-directory lint test-c test-asan test-valgrind test-fuzz test-py
+	@$(MAKE) --no-print-directory lint docs-check test-c test-asan test-valgrind test-fuzz test-py
 	@echo "make test: all suites passed"
 
 test-c: build
@@ -90,6 +92,16 @@ test-fuzz: fuzz-build
 test-py: build
 	$(PY) -m pytest -q tests/interop
 
+docs: build
+	cmake --build $(BUILD) --target docs
+# Fails when a public symbol lacks documentation (Doxygen warnings as errors).
+docs-check: build
+	cmake --build $(BUILD) --target docs-check
+
+# Debian packages: libdareplane0, libdareplane-dev, dareplane-tools.
+package: build
+	cmake --build $(BUILD) --target package
+
 demo: build
 	$(BUILD)/bin/example-ringbuffer
 	$(BUILD)/bin/example-control-room
@@ -110,7 +122,7 @@ bench-check: bench-build
 lint: build
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 	@echo "clang-tidy (its 'N warnings generated' notes about system headers: $(BUILD)/clang-tidy.log)"
-	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.c' 'tools/*.c' 'examples/*.c') \
+	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.c' 'tools/*.c' 'examples/*.c' 'docs/*.c') \
 	  2>$(BUILD)/clang-tidy.log
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

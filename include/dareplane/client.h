@@ -32,8 +32,10 @@
 extern "C" {
 #endif
 
+/* A connection to one module (opaque; dp_client_connect() makes one). */
 typedef struct dp_client dp_client_t;
 
+/* Options of dp_client_connect(); dp_client_opts_init() sets the defaults. */
 typedef struct {
   const char *host;     /* name or address; default "127.0.0.1" */
   int port;             /* default 8080 */

@@ -39,6 +39,7 @@ typedef enum {
   DP_LOG_CRITICAL = 50
 } dp_log_level_t;
 
+/* A named logger (opaque; dp_log_get() gives one). */
 typedef struct dp_logger dp_logger_t;
 
 /* Returns the logger called `name` (NULL or "" mean "root"), creating it on
@@ -71,6 +72,8 @@ DP_EXTERN void dp_log_write(dp_logger_t *lg, int level, const char *file, int li
 DP_EXTERN void dp_log_vwrite(dp_logger_t *lg, int level, const char *file, int line,
                              const char *func, const char *fmt, va_list ap);
 
+/* Logs a printf-style record at `level`, then at each named level; the
+ * arguments are evaluated only when the logger would emit the record. */
 #define DP_LOG_AT(lg, level, ...)                                                                  \
   do {                                                                                             \
     dp_logger_t *dp_log_lg_ = (lg);                                                                \

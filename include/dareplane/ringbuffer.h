@@ -65,6 +65,7 @@ DP_EXTERN int dp_dtype_parse(const char *name, dp_dtype_t *out);
 /* Maximum number of trailing dimensions of one sample. */
 #define DP_RINGBUFFER_MAX_DIMS 4
 
+/* A ring buffer (opaque; dp_ringbuffer_new() makes one). */
 typedef struct dp_ringbuffer dp_ringbuffer_t;
 
 /* Creates a zero-filled buffer of `capacity` samples of element type `type`,

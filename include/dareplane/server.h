@@ -64,10 +64,12 @@
 extern "C" {
 #endif
 
+/* Opaque handles: a server, a request being handled, a worker's stop signal. */
 typedef struct dp_server dp_server_t;
 typedef struct dp_request dp_request_t;
 typedef struct dp_stop dp_stop_t;
 
+/* Options of dp_server_new(); dp_server_opts_init() sets the defaults. */
 typedef struct {
   const char *name;       /* greeting name (copied); default "default_server" */
   const char *ip;         /* bind address (copied); default "127.0.0.1" */

@@ -59,6 +59,7 @@
 extern "C" {
 #endif
 
+/* A StreamWatcher (opaque; dp_stream_watcher_new() makes one). */
 typedef struct dp_stream_watcher dp_stream_watcher_t;
 
 /* liblsl post-processing flags (values equal liblsl's). */
