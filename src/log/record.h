@@ -43,8 +43,8 @@ void dp_log_console_line(int level, const char *prefix, size_t prefix_len, const
  * out; returns its length like snprintf. */
 size_t dp_log_format_asctime(char *out, size_t size, double created, double msecs);
 
-/* Network handler (net_handler.c): encodes the record and enqueues it for the
- * sender thread; never waits for the network. */
+/* Network handler (net_handler.c): copies the record into the queue of the
+ * sender thread, which encodes its frame; never waits for the network. */
 void dp_log_net_emit(const dp_log_record_t *rec);
 
 #endif
