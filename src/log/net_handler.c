@@ -94,6 +94,7 @@ static struct {
   uv_thread_t thread;
   bool stopping;
   bool retry_requested;
+  unsigned retry_after; /* the latest attempt started when it was requested */
   bool warned;
   unsigned attempts;       /* connection attempts started so far */
   unsigned failed_attempt; /* number of the latest attempt that failed */
@@ -195,8 +196,10 @@ static void fail(sender_t *s, const char *why) {
   q.failed_attempt = s->attempt;
   q.stats.connected = false;
   /* A retry asked for while this attempt was under way gets its own attempt
-   * now rather than after the back-off. */
-  bool retry = q.retry_requested && !q.stopping;
+   * now rather than after the back-off; one asked for before it started was
+   * served by it (else a flush that saw this attempt fail would leave a
+   * retry behind that connects after it returned). */
+  bool retry = q.retry_requested && q.retry_after >= s->attempt && !q.stopping;
   q.retry_requested = false;
   bool warn = !q.warned;
   q.warned = true;
@@ -649,6 +652,7 @@ void dp_log_retry_now(void) {
   uv_mutex_lock(&q.lock);
   if (q.sender != NULL) {
     q.retry_requested = true;
+    q.retry_after = q.attempts;
     uv_async_send(&q.sender->wake);
   }
   uv_mutex_unlock(&q.lock);
@@ -663,6 +667,7 @@ int dp_log_flush(unsigned timeout_ms) {
      * unreachable now; one already under way may have begun before it came up. */
     unsigned first_new = q.attempts + 1;
     q.retry_requested = true;
+    q.retry_after = q.attempts;
     uv_async_send(&q.sender->wake);
     uint64_t deadline = uv_hrtime() + (uint64_t)timeout_ms * 1000000u;
     while (q.queue.count > 0 || q.inflight > 0 || q.queue.lost > 0) {
