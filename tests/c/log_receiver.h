@@ -163,6 +163,15 @@ static inline receiver_t *receiver_new(int port) {
   return r;
 }
 
+/* A port nothing listens on right now. */
+static inline int receiver_closed_port(void) {
+  receiver_t *r = receiver_new(0);
+  int port = r->port;
+  receiver_stop(r);
+  receiver_free(r);
+  return port;
+}
+
 /* Polls until at least `n` messages arrived or 60 s passed (valgrind is
  * slow); returns the count. */
 static inline size_t receiver_wait(receiver_t *r, size_t n) {

@@ -39,15 +39,6 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* A port nothing listens on right now. */
-static int closed_port(void) {
-  receiver_t *r = receiver_new(0);
-  int port = r->port;
-  receiver_stop(r);
-  receiver_free(r);
-  return port;
-}
-
 /* Asserts that r holds exactly "<prefix> <from>" .. "<prefix> <to - 1>" from
  * index `at` on. */
 static void assert_sequence(receiver_t *r, size_t at, const char *prefix, int from, int to) {
@@ -110,7 +101,7 @@ static void opt_out_logger_is_not_sent(void **state) {
 
 static void outage_keeps_records_until_server_starts(void **state) {
   (void)state;
-  int port = closed_port();
+  int port = receiver_closed_port();
   dp_log_set_server("127.0.0.1", port);
   dp_logger_t *lg = test_logger("net.outage");
   for (int i = 0; i < 100; i++) dp_log_info(lg, "early %d", i);
@@ -151,7 +142,7 @@ static void restart_loses_nothing_and_sends_nothing_twice(void **state) {
 
 static void full_queue_drops_oldest_and_reports_count(void **state) {
   (void)state;
-  int port = closed_port();
+  int port = receiver_closed_port();
   dp_log_set_server("127.0.0.1", port);
   dp_log_set_queue_limits(10, 0);
   dp_logger_t *lg = test_logger("net.overflow");
@@ -333,7 +324,7 @@ static void host_name_is_resolved(void **state) {
 static void backoff_timer_reconnects(void **state) {
   (void)state;
   dp_log_set_backoff(20, 40);
-  int port = closed_port();
+  int port = receiver_closed_port();
   dp_log_set_server("127.0.0.1", port);
   dp_log_info(test_logger("net.backoff"), "rec 0");
   receiver_t *r = receiver_new(port);
