@@ -247,33 +247,18 @@ static void steady_stream_reuses_one_chunk(void **state) {
 
 enum { THREADS = 8, PER_THREAD = 1000 };
 
-static int setup(void **state) {
-  (void)state;
-  dp_log_set_backoff(600000, 600000); /* only dp_log_retry_now() reconnects */
-  dp_log_set_queue_limits(10000, 8u << 20);
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  dp_log_shutdown(2000);
-  return 0;
-}
-
-static dp_logger_t *test_logger(const char *name) {
-  dp_logger_t *lg = dp_log_get(name);
-  dp_logger_set_level(lg, DP_LOG_DEBUG);
-  return lg;
-}
-
 typedef struct worker {
   uv_thread_t thread;
   int id;
 } worker_t;
 
+/* Each thread has its own name and logger, and logs "t<id> <i>". */
 static void worker_main(void *arg) {
   worker_t *w = arg;
-  dp_logger_t *lg = test_logger("queue.threads");
+  char name[32];
+  snprintf(name, sizeof name, "queue.thread%d", w->id);
+  dp_log_set_thread_name(name);
+  dp_logger_t *lg = receiver_test_logger(name);
   for (int i = 0; i < PER_THREAD; i++) dp_log_info(lg, "t%d %d", w->id, i);
 }
 
@@ -359,7 +344,7 @@ static void fork_with_records_queued(void **state) {
   (void)state;
   receiver_t *r = fork_receiver = receiver_new(0);
   dp_log_set_server("127.0.0.1", receiver_closed_port());
-  dp_logger_t *lg = test_logger("queue.fork");
+  dp_logger_t *lg = receiver_test_logger("queue.fork");
   for (int i = 0; i < 10; i++) dp_log_info(lg, "parent %d", i);
   /* the parent's attempt has failed: it waits for the retry below */
   assert_int_equal(dp_log_flush(10000), DP_ECONN);
@@ -403,9 +388,11 @@ int main(void) {
       cmocka_unit_test(byte_bound_drops_oldest),
       cmocka_unit_test(batch_goes_back_in_order),
       cmocka_unit_test(steady_stream_reuses_one_chunk),
-      cmocka_unit_test_setup_teardown(many_threads_none_lost_with_room, setup, teardown),
-      cmocka_unit_test_setup_teardown(many_threads_full_queue_keeps_newest, setup, teardown),
-      cmocka_unit_test_setup_teardown(fork_with_records_queued, setup, teardown),
+      cmocka_unit_test_setup_teardown(many_threads_none_lost_with_room, receiver_setup,
+                                      receiver_teardown),
+      cmocka_unit_test_setup_teardown(many_threads_full_queue_keeps_newest, receiver_setup,
+                                      receiver_teardown),
+      cmocka_unit_test_setup_teardown(fork_with_records_queued, receiver_setup, receiver_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
