@@ -7,6 +7,8 @@
  * (several times the work) happens on the sender thread. */
 #include "log/net_queue.h"
 
+#include "log/frame.h"
+
 #include "dareplane/error.h"
 
 #include <stdlib.h>
@@ -76,9 +78,14 @@ static size_t round8(size_t n) {
   return (n + 7) & ~(size_t)7;
 }
 
+/* The bytes of a message that are kept: the encoder uses no more. */
+static size_t msg_kept(size_t msg_len) {
+  return msg_len < DP_LOG_MSG_MAX ? msg_len : DP_LOG_MSG_MAX;
+}
+
 size_t dp_log_qrec_need(const dp_log_record_t *rec) {
   return round8(sizeof(dp_log_qrec_t) + strlen(rec->pathname) + strlen(rec->func) +
-                strlen(rec->thread_name) + rec->msg_len + 4);
+                strlen(rec->thread_name) + msg_kept(rec->msg_len) + 4);
 }
 
 static dp_log_qrec_t *carve(dp_log_qchunk_t *c, size_t need) {
@@ -133,7 +140,7 @@ void dp_log_qrec_fill(dp_log_qrec_t *r, const dp_log_record_t *rec) {
   char *p = put_text(r->text, rec->pathname, r->path_len);
   p = put_text(p, rec->func, r->func_len);
   p = put_text(p, rec->thread_name, r->thread_name_len);
-  put_text(p, rec->msg, r->msg_len);
+  put_text(p, rec->msg, msg_kept(r->msg_len));
 }
 
 dp_log_record_t dp_log_qrec_view(const dp_log_qrec_t *r) {

@@ -41,8 +41,9 @@ typedef struct dp_log_qrec {
   int level;
   int lineno;
   uint32_t path_len, func_len, thread_name_len;
-  size_t msg_len;
-  char text[]; /* pathname, func, thread name, msg: each NUL-terminated */
+  size_t msg_len; /* the message's length; at most DP_LOG_MSG_MAX bytes of it
+                     are kept (frame.h: the frame carries no more) */
+  char text[];    /* pathname, func, thread name, msg: each NUL-terminated */
 } dp_log_qrec_t;
 
 /* Bytes of a shared chunk; a record needing more than DP_LOG_QREC_BIG gets
@@ -92,7 +93,9 @@ dp_log_qrec_t *dp_log_qrec_new(size_t need);
 /* Copies `rec` into `r` (room of dp_log_qrec_need(rec) bytes). */
 void dp_log_qrec_fill(dp_log_qrec_t *r, const dp_log_record_t *rec);
 
-/* The borrowed view of `r` that the frame encoder takes. */
+/* The borrowed view of `r` that the frame encoder takes. Of a message longer
+ * than DP_LOG_MSG_MAX, msg holds only that much while msg_len is its full
+ * length, which the encoder's "bytes cut" note needs. */
 dp_log_record_t dp_log_qrec_view(const dp_log_qrec_t *r);
 
 /* Appends `r` to the queue, then drops the oldest records beyond the bounds

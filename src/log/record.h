@@ -14,7 +14,9 @@ typedef struct dp_log_record {
   const char *name;     /* logger name */
   int level;            /* levelno */
   const char *msg;      /* the formatted message */
-  size_t msg_len;       /* strlen(msg) */
+  size_t msg_len;       /* strlen(msg); in a view of a queued record
+                           (net_queue.h) of a message longer than
+                           DP_LOG_MSG_MAX, its full length */
   const char *pathname; /* __FILE__ as given, or "" */
   int lineno;           /* __LINE__ */
   const char *func;     /* __func__, or "" */

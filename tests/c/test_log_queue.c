@@ -98,7 +98,7 @@ static void copy_encodes_like_the_record(void **state) {
   (void)state;
   dp_log_queue_t qu;
   dp_log_queue_init(&qu, 100, 1u << 20);
-  size_t big_len = DP_LOG_QREC_BIG + 100; /* a chunk of its own */
+  size_t big_len = DP_LOG_MSG_MAX + 5000; /* a chunk of its own, and cut */
   char *big = malloc(big_len + 1);
   memset(big, 'x', big_len);
   big[big_len] = '\0';
