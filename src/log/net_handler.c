@@ -41,6 +41,7 @@
 #define CONNECT_TIMEOUT_MS  1000 /* Python's makeSocket(timeout=1) */
 #define EXIT_WAIT_MS        1000
 #define BATCH_MAX           256
+#define OUT_KEEP            ((size_t)1024 * 1024) /* a larger batch buffer is not kept */
 
 /* One connection attempt and its requests; freed when its handle closes. */
 typedef struct conn {
@@ -223,7 +224,7 @@ static size_t frame_len(const sender_t *s, size_t i) {
 /* Settles the write in flight when it finished or the link broke with
  * `unsent_bytes` of it not written: records of whose frame no byte left go
  * back to the front of the queue (in order), one cut in the middle is lost,
- * the rest counts as sent and their blocks are reused. */
+ * the rest counts as sent and their room is reused. */
 static void settle_batch(sender_t *s, size_t unsent_bytes) {
   size_t keep = s->batch_n; /* frames keep.. go back to the queue */
   size_t tail_bytes = 0;
@@ -373,6 +374,7 @@ static void on_check(uv_check_t *h) {
 
   /* Encoding happens here, off the logging threads. Out of memory loses the
    * report (the records are not lost) or a record (counted as lost). */
+  if (s->out.cap > OUT_KEEP) dp_textbuf_free(&s->out); /* after a burst of huge records */
   s->out.len = 0;
   s->reported = lost;
   if (lost > 0) add_frame(s, NULL, lost);

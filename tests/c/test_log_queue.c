@@ -3,7 +3,7 @@
  * both bounds with the exact loss count, batches put back in order, chunks
  * reused so a steady stream allocates nothing), then through the public API
  * with many threads (order per thread, no loss while the queue has room, the
- * newest records kept when it is full) and across fork(). */
+ * newest records kept when it is full), a huge message, and fork(). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -334,6 +334,34 @@ static void many_threads_full_queue_keeps_newest(void **state) {
   receiver_free(r);
 }
 
+/* A message far past the frame's limit goes out cut, with the count of what
+ * was cut, between two short ones, in order. */
+static void huge_message_goes_out_cut(void **state) {
+  (void)state;
+  receiver_t *r = receiver_new(0);
+  dp_log_set_server("127.0.0.1", r->port);
+  size_t len = (size_t)3 << 20;
+  char *huge = malloc(len + 1);
+  assert_non_null(huge);
+  memset(huge, 'h', len);
+  huge[len] = '\0';
+  dp_logger_t *lg = receiver_test_logger("queue.huge");
+  dp_log_info(lg, "before");
+  dp_log_info(lg, "%s", huge);
+  dp_log_info(lg, "after");
+  free(huge);
+  assert_int_equal(dp_log_flush(10000), 0);
+  assert_int_equal(receiver_wait(r, 3), 3);
+  assert_string_equal(r->msgs[0], "before");
+  char note[64];
+  snprintf(note, sizeof note, " [... %zu more bytes cut]", len - DP_LOG_MSG_MAX);
+  assert_int_equal(strlen(r->msgs[1]), DP_LOG_MSG_MAX + strlen(note));
+  assert_string_equal(r->msgs[1] + DP_LOG_MSG_MAX, note);
+  assert_string_equal(r->msgs[2], "after");
+  receiver_stop(r);
+  receiver_free(r);
+}
+
 /* The receiver of the fork test: global, so that the child, which exits
  * without freeing anything, still holds a pointer to it (valgrind). */
 static receiver_t *volatile fork_receiver;
@@ -392,6 +420,7 @@ int main(void) {
                                       receiver_teardown),
       cmocka_unit_test_setup_teardown(many_threads_full_queue_keeps_newest, receiver_setup,
                                       receiver_teardown),
+      cmocka_unit_test_setup_teardown(huge_message_goes_out_cut, receiver_setup, receiver_teardown),
       cmocka_unit_test_setup_teardown(fork_with_records_queued, receiver_setup, receiver_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
