@@ -108,11 +108,12 @@ DP_EXTERN void dp_log_set_console(bool enabled);
 
 /* ---- network handler ----------------------------------------------------- *
  *
- * Every record of a logger that allows it (dp_logger_set_network) is encoded
- * on the calling thread as the JSON frame dareplane_utils sends and put into a
- * bounded queue; one background thread (started with the first such record)
- * connects to the log server, sends, and reconnects with back-off when the
- * server is down or restarts, keeping the queued records across the outage.
+ * Every record of a logger that allows it (dp_logger_set_network) is copied
+ * by the calling thread into a bounded queue (no allocation once the queue has
+ * been in use); one background thread (started with the first such record)
+ * encodes each as the JSON frame dareplane_utils sends, connects to the log
+ * server, sends, and reconnects with back-off when the server is down or
+ * restarts, keeping the queued records across the outage.
  * A full queue drops its OLDEST records; once the link is back, one WARNING
  * record from logger "dareplane.log" says how many were lost. The first
  * failure to reach the server prints one warning on stderr (once per outage:
@@ -141,8 +142,10 @@ DP_EXTERN void dp_log_set_network_handler(bool enabled);
 DP_EXTERN int dp_log_set_server(const char *host, int port);
 
 /* Bounds of the queue: at most `max_records` records and `max_bytes` bytes
- * (defaults 10000 and 8 MiB; 0 keeps a bound as it is). Lowering them drops
- * the oldest records beyond the new bounds. */
+ * of queued records (defaults 10000 and 8 MiB; 0 keeps a bound as it is). A
+ * record's bytes are its strings (message, pathname, function, thread name)
+ * plus about 80 bytes. Lowering them drops the oldest records beyond the new
+ * bounds. */
 DP_EXTERN void dp_log_set_queue_limits(size_t max_records, size_t max_bytes);
 
 /* Reconnect back-off: the first retry after `initial_ms`, each next one after
