@@ -58,12 +58,12 @@ static bool interrupted(struct dp_sw_recovery *rec, dp_sw_request_t current, uns
 }
 
 /* Hands a finished link to update(). */
-static void publish(struct dp_sw_recovery *rec, const dp_lsl_api_t *lsl, dp_sw_link_t *link,
-                    size_t n_ch) {
+static void publish(dp_stream_watcher_t *sw, dp_sw_link_t *link) {
+  struct dp_sw_recovery *rec = &sw->rec;
   uv_mutex_lock(&rec->mu);
-  if (atomic_load(&rec->ready)) dp_sw_link_free(lsl, &rec->result, n_ch); /* never taken */
+  if (atomic_load(&sw->recovered)) dp_sw_link_free(sw->lsl, &rec->result, sw->n_ch); /* not taken */
   rec->result = *link;
-  atomic_store_explicit(&rec->ready, true, memory_order_release);
+  atomic_store_explicit(&sw->recovered, true, memory_order_release);
   uv_mutex_unlock(&rec->mu);
   *link = (dp_sw_link_t){0};
 }
@@ -91,7 +91,7 @@ static void look(dp_stream_watcher_t *sw, dp_sw_request_t what, const char *old_
           dp_log_warning(sw->log, "LSL stream '%s' %s (outlet %s, was %s); metadata re-read",
                          rec->name, lost ? "is back" : "resumed from a restarted outlet",
                          link.info.uid, old_uid);
-          publish(rec, lsl, &link, sw->n_ch);
+          publish(sw, &link);
           done = true;
         } else {
           dp_log_warning(sw->log, "LSL stream '%s' reappeared but could not be %s: %s", rec->name,
@@ -139,7 +139,7 @@ int dp_sw_recovery_start(dp_stream_watcher_t *sw) {
   rec->stop = false;
   rec->req = DP_SW_REQ_NONE;
   rec->dead = NULL;
-  atomic_init(&rec->ready, false);
+  atomic_init(&sw->recovered, false);
   if (uv_mutex_init(&rec->mu) != 0) goto fail_mutex;
   if (uv_cond_init(&rec->cond) != 0) goto fail_cond;
   if (uv_thread_create(&rec->thread, recovery_main, sw) != 0) goto fail_thread;
@@ -166,8 +166,8 @@ void dp_sw_recovery_stop(dp_stream_watcher_t *sw) {
   rec->running = false;
   if (rec->dead != NULL) sw->lsl->destroy_inlet(rec->dead);
   rec->dead = NULL;
-  if (atomic_load(&rec->ready)) dp_sw_link_free(sw->lsl, &rec->result, sw->n_ch);
-  atomic_store(&rec->ready, false);
+  if (atomic_load(&sw->recovered)) dp_sw_link_free(sw->lsl, &rec->result, sw->n_ch);
+  atomic_store(&sw->recovered, false);
   uv_cond_destroy(&rec->cond);
   uv_mutex_destroy(&rec->mu);
   free(rec->name);
@@ -186,11 +186,11 @@ void dp_sw_recovery_request(dp_stream_watcher_t *sw, dp_sw_request_t req, lsl_in
 
 void dp_sw_recovery_take(dp_stream_watcher_t *sw) {
   struct dp_sw_recovery *rec = &sw->rec;
-  if (!atomic_load_explicit(&rec->ready, memory_order_acquire)) return;
+  if (!atomic_load_explicit(&sw->recovered, memory_order_acquire)) return;
   uv_mutex_lock(&rec->mu);
   dp_sw_link_t link = rec->result;
   rec->result = (dp_sw_link_t){0};
-  atomic_store(&rec->ready, false);
+  atomic_store(&sw->recovered, false);
   uv_mutex_unlock(&rec->mu);
   dp_sw_install(sw, &link);
   sw->recoveries++;

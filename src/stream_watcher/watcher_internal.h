@@ -5,7 +5,7 @@
  *
  * Threads: everything in struct dp_stream_watcher belongs to the caller's
  * thread except `rec`, which it shares with the recovery thread through
- * rec.mu and the atomic rec.ready. The recovery thread reads only what is
+ * rec.mu and the atomic `recovered`. The recovery thread reads only what is
  * fixed between connect and disconnect (lsl, log, n_ch, inlet_buflen,
  * recover_query) and its own copies. */
 #ifndef DP_WATCHER_INTERNAL_H
@@ -44,8 +44,8 @@ typedef enum {
 } dp_sw_request_t;
 
 struct dp_sw_recovery {
-  uv_thread_t thread;
   bool running; /* owner only */
+  uv_thread_t thread;
   uv_mutex_t mu;
   uv_cond_t cond;
   /* under mu */
@@ -53,40 +53,43 @@ struct dp_sw_recovery {
   dp_sw_request_t req;
   lsl_inlet dead;      /* a lost inlet for the thread to destroy */
   char uid[128];       /* the uid of the outlet we have (a new one must differ) */
-  dp_sw_link_t result; /* what the thread found, until update() takes it */
-  atomic_bool ready;   /* result holds something: update() looks at this only */
+  dp_sw_link_t result; /* what the thread found, until update() takes it
+                          (sw->recovered says whether it holds something) */
   /* the thread's own */
   char *name; /* for log lines */
 };
 
 struct dp_stream_watcher {
+  /* what every update() touches first, together (it runs on cold caches) */
+  const dp_lsl_api_t *lsl; /* set by connect */
+  lsl_inlet inlet;         /* NULL when disconnected or lost */
+  dp_ringbuffer_t *rb;
+  size_t n_ch;
+  dp_dtype_t dtype;
+  bool lost;    /* connected, but the outlet is gone */
+  bool got_any; /* a sample arrived since connect */
+  uint64_t n_new;
+  uint64_t last_rx_ns; /* uv_hrtime() of the last update that got samples */
+  double stall_s;
+  atomic_bool recovered; /* rec.result holds something: update() looks at
+                            this only */
+
   char *name;      /* lookup by name (may be empty when a predicate is set) */
   char *predicate; /* lookup by predicate when not NULL */
   double buffer_s;
-  double stall_s;
   size_t max_buffer_bytes;
   size_t inlet_buffer; /* samples; 0: the ring's capacity */
   unsigned postproc;
-  const dp_lsl_api_t *lsl; /* set by connect */
   dp_logger_t *log;
 
-  lsl_inlet inlet;           /* NULL when disconnected or lost */
-  bool lost;                 /* connected, but the outlet is gone */
   int32_t inlet_buflen;      /* lsl_create_inlet's max_buflen, fixed at connect */
   char *recover_query;       /* predicate matching a restarted outlet */
   dp_lsl_stream_info_t info; /* the stream as connected */
   bool have_info;
 
-  dp_ringbuffer_t *rb;
-  dp_dtype_t dtype;
-  size_t n_ch;
   char **chunk;    /* string streams: DP_SW_STRING_CHUNK x n_ch pointers */
   double *chunk_t; /* and their timestamps */
   char **labels, **units, **types; /* n_ch owned strings each */
-
-  uint64_t n_new;
-  uint64_t last_rx_ns; /* uv_hrtime() of the last update that got samples */
-  bool got_any;
   unsigned recoveries;
   struct dp_sw_recovery rec;
 };
