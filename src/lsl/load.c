@@ -87,8 +87,7 @@ int dp_lsl_try_load(const char *path, dp_lsl_api_t *api, char *why, size_t why_s
  * not fit. */
 static long read_lsl_config(char *buf, size_t size) {
   char home[1024] = "";
-  if (getenv("HOME") != NULL)
-    snprintf(home, sizeof home, "%s/lsl_api/lsl_api.cfg", getenv("HOME"));
+  if (getenv("HOME") != NULL) snprintf(home, sizeof home, "%s/lsl_api/lsl_api.cfg", getenv("HOME"));
   const char *files[] = {getenv("LSLAPICFG"), "lsl_api.cfg", home, "/etc/lsl_api/lsl_api.cfg"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     FILE *f = files[i] != NULL && files[i][0] != '\0' ? fopen(files[i], "r") : NULL;

@@ -78,8 +78,8 @@ static void look(dp_stream_watcher_t *sw, dp_sw_request_t what, const char *old_
   uint64_t until = uv_hrtime() + (uint64_t)(DP_SW_CHECK_S * 1e9);
   bool done = false;
   while (!done && (lost || uv_hrtime() < until)) {
-    if (r == NULL && (r = lsl->create_continuous_resolver_bypred(sw->recover_query,
-                                                                 DP_SW_FORGET_AFTER)) == NULL)
+    if (r == NULL &&
+        (r = lsl->create_continuous_resolver_bypred(sw->recover_query, DP_SW_FORGET_AFTER)) == NULL)
       dp_log_error(sw->log, "liblsl could not start a resolver for '%s'", sw->recover_query);
     lsl_streaminfo infos[8];
     int32_t n = r != NULL ? lsl->resolver_results(r, infos, 8) : 0;

@@ -151,8 +151,9 @@ static int size_stream(dp_stream_watcher_t *sw, lsl_streaminfo found, size_t *ca
   int n_ch = (int)lsl->get_channel_count(found);
   double srate = lsl->get_nominal_srate(found);
   if (dp_dtype_size((dp_dtype_t)format) == 0 || n_ch <= 0)
-    return dp_error_set(DP_ETYPE, "stream '%s' has channel format %d and %d channels; cannot watch it",
-                        name, format, n_ch);
+    return dp_error_set(DP_ETYPE,
+                        "stream '%s' has channel format %d and %d channels; cannot watch it", name,
+                        format, n_ch);
   if (!isfinite(srate) || srate < 0)
     return dp_error_set(DP_ERANGE,
                         "stream '%s' declares a nominal rate of %g Hz; cannot size a buffer "
@@ -166,8 +167,8 @@ static int size_stream(dp_stream_watcher_t *sw, lsl_streaminfo found, size_t *ca
                         "stream '%s' (%g Hz x %g s x %d ch %s) needs a buffer of %.0f samples "
                         "(%.0f bytes), over the limit of %zu bytes "
                         "(dp_stream_watcher_set_max_buffer_bytes)",
-                        name, srate, sw->buffer_s, n_ch, dp_dtype_name((dp_dtype_t)format),
-                        samples, bytes, sw->max_buffer_bytes);
+                        name, srate, sw->buffer_s, n_ch, dp_dtype_name((dp_dtype_t)format), samples,
+                        bytes, sw->max_buffer_bytes);
   sw->dtype = (dp_dtype_t)format;
   sw->n_ch = (size_t)n_ch;
   *capacity = (size_t)samples;
@@ -215,8 +216,7 @@ int dp_sw_connect_with(dp_stream_watcher_t *sw, const dp_lsl_api_t *lsl, double 
   size_t capacity = 0;
   dp_sw_link_t link = {0};
   rc = size_stream(sw, found, &capacity);
-  if (rc == 0)
-    rc = dp_sw_open_link(lsl, sw->log, found, sw->n_ch, sw->inlet_buflen, false, &link);
+  if (rc == 0) rc = dp_sw_open_link(lsl, sw->log, found, sw->n_ch, sw->inlet_buflen, false, &link);
   lsl->destroy_streaminfo(found);
   if (rc == 0) {
     dp_sw_install(sw, &link);

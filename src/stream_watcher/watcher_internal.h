@@ -87,8 +87,8 @@ struct dp_stream_watcher {
   dp_lsl_stream_info_t info; /* the stream as connected */
   bool have_info;
 
-  char **chunk;    /* string streams: DP_SW_STRING_CHUNK x n_ch pointers */
-  double *chunk_t; /* and their timestamps */
+  char **chunk;                    /* string streams: DP_SW_STRING_CHUNK x n_ch pointers */
+  double *chunk_t;                 /* and their timestamps */
   char **labels, **units, **types; /* n_ch owned strings each */
   unsigned recoveries;
   struct dp_sw_recovery rec;

@@ -45,7 +45,7 @@ static struct {
   int32_t buflen;      /* max_buflen of the last create_inlet */
   unsigned pulls;      /* pull calls */
   uv_thread_t test_thread;
-  bool armed;          /* count waiting calls made on the test's thread */
+  bool armed; /* count waiting calls made on the test's thread */
   unsigned waits_on_test_thread;
 } F;
 
@@ -206,7 +206,8 @@ static unsigned long f_pull(lsl_inlet in, float *buf, double *ts, unsigned long 
     n = F.queued < max ? (unsigned long)F.queued : max;
     assert_true(n * (unsigned long)n_ch <= elems);
     for (unsigned long i = 0; i < n; i++, F.next_value++) {
-      for (int c = 0; c < n_ch; c++) buf[i * (unsigned long)n_ch + (unsigned long)c] = (float)F.next_value;
+      for (int c = 0; c < n_ch; c++)
+        buf[i * (unsigned long)n_ch + (unsigned long)c] = (float)F.next_value;
       ts[i] = (double)F.next_value / 100.0;
     }
     F.queued -= n;
@@ -349,7 +350,7 @@ static void update_never_waits_for_a_reopen(void **state) {
 
   arm(true); /* from here on, nothing that waits may run on this thread */
   uv_mutex_lock(&F.mu);
-  F.lose = true; /* the outlet dies ... */
+  F.lose = true;                                        /* the outlet dies ... */
   snprintf(F.outlet.uid, sizeof F.outlet.uid, "uid-B"); /* ... and a new one appears */
   uv_mutex_unlock(&F.mu);
   set_block(true); /* whose full info does not come */
