@@ -30,9 +30,9 @@ struct fake_info {
   double srate;
 };
 
+static uv_mutex_t mu; /* guards F against the recovery thread */
+static uv_cond_t cv;
 static struct {
-  uv_mutex_t mu;
-  uv_cond_t cv;
   struct fake_info outlet; /* the outlet visible now */
   bool visible;
   uint64_t next_value; /* ramp value of the next sample */
@@ -51,15 +51,15 @@ static struct {
 
 static void note_thread(void) {
   uv_thread_t self = uv_thread_self();
-  uv_mutex_lock(&F.mu);
+  uv_mutex_lock(&mu);
   if (F.armed && uv_thread_equal(&self, &F.test_thread)) F.waits_on_test_thread++;
-  uv_mutex_unlock(&F.mu);
+  uv_mutex_unlock(&mu);
 }
 
 static void arm(bool on) {
-  uv_mutex_lock(&F.mu);
+  uv_mutex_lock(&mu);
   F.armed = on;
-  uv_mutex_unlock(&F.mu);
+  uv_mutex_unlock(&mu);
 }
 
 static struct fake_info *copy_info(const struct fake_info *in) {
@@ -130,10 +130,10 @@ static lsl_continuous_resolver f_resolver(const char *pred, double forget) {
 }
 static int32_t f_results(lsl_continuous_resolver r, lsl_streaminfo *out, uint32_t max) {
   (void)r;
-  uv_mutex_lock(&F.mu);
+  uv_mutex_lock(&mu);
   int32_t n = 0;
   if (F.visible && max > 0) out[n++] = (lsl_streaminfo)(void *)copy_info(&F.outlet);
-  uv_mutex_unlock(&F.mu);
+  uv_mutex_unlock(&mu);
   return n;
 }
 static void f_destroy_resolver(lsl_continuous_resolver r) {
@@ -142,39 +142,39 @@ static void f_destroy_resolver(lsl_continuous_resolver r) {
 static lsl_inlet f_create_inlet(lsl_streaminfo i, int32_t buflen, int32_t chunk, int32_t recover) {
   (void)chunk, (void)recover;
   note_thread();
-  uv_mutex_lock(&F.mu);
+  uv_mutex_lock(&mu);
   F.buflen = buflen;
-  uv_mutex_unlock(&F.mu);
+  uv_mutex_unlock(&mu);
   return (lsl_inlet)(void *)copy_info(INFO(i));
 }
 static void f_destroy_inlet(lsl_inlet in) {
   note_thread();
-  uv_mutex_lock(&F.mu);
+  uv_mutex_lock(&mu);
   if (F.live == (void *)in) F.live = NULL;
-  uv_mutex_unlock(&F.mu);
+  uv_mutex_unlock(&mu);
   free(in);
 }
 /* Waits while F.block is set, at most `timeout` s, as liblsl would on a
  * network that does not answer. */
 static lsl_streaminfo f_fullinfo(lsl_inlet in, double timeout, int32_t *ec) {
   note_thread();
-  uv_mutex_lock(&F.mu);
+  uv_mutex_lock(&mu);
   F.in_open = true;
-  uv_cond_broadcast(&F.cv);
+  uv_cond_broadcast(&cv);
   uint64_t deadline = uv_hrtime() + (uint64_t)(timeout * 1e9);
-  while (F.block && uv_hrtime() < deadline) uv_cond_timedwait(&F.cv, &F.mu, deadline - uv_hrtime());
+  while (F.block && uv_hrtime() < deadline) uv_cond_timedwait(&cv, &mu, deadline - uv_hrtime());
   bool timed_out = F.block;
   F.in_open = false;
-  uv_mutex_unlock(&F.mu);
+  uv_mutex_unlock(&mu);
   *ec = timed_out ? DP_LSL_TIMEOUT_ERROR : 0;
   return timed_out ? NULL : (lsl_streaminfo)(void *)copy_info(INFO(in));
 }
 static void f_open(lsl_inlet in, double timeout, int32_t *ec) {
   (void)timeout;
   note_thread();
-  uv_mutex_lock(&F.mu);
+  uv_mutex_lock(&mu);
   F.live = in;
-  uv_mutex_unlock(&F.mu);
+  uv_mutex_unlock(&mu);
   *ec = 0;
 }
 static int32_t f_postproc(lsl_inlet in, uint32_t flags) {
@@ -194,7 +194,7 @@ static uint32_t f_clock_reset(lsl_inlet in) {
 static unsigned long f_pull(lsl_inlet in, float *buf, double *ts, unsigned long elems,
                             unsigned long max, double timeout, int32_t *ec) {
   (void)timeout;
-  uv_mutex_lock(&F.mu);
+  uv_mutex_lock(&mu);
   F.pulls++;
   *ec = 0;
   unsigned long n = 0;
@@ -212,7 +212,7 @@ static unsigned long f_pull(lsl_inlet in, float *buf, double *ts, unsigned long 
     }
     F.queued -= n;
   }
-  uv_mutex_unlock(&F.mu);
+  uv_mutex_unlock(&mu);
   return n * (unsigned long)n_ch;
 }
 
@@ -247,11 +247,9 @@ static const dp_lsl_api_t fake = {
     .pull_chunk_f = f_pull,
 };
 
-static int setup(void **state) {
-  (void)state;
+/* Every test starts with one visible outlet: "fake", 2 ch float32 at 100 Hz. */
+static void fresh(void) {
   memset(&F, 0, sizeof F);
-  uv_mutex_init(&F.mu);
-  uv_cond_init(&F.cv);
   F.test_thread = uv_thread_self();
   snprintf(F.outlet.name, sizeof F.outlet.name, "fake");
   snprintf(F.outlet.type, sizeof F.outlet.type, "EEG");
@@ -259,33 +257,25 @@ static int setup(void **state) {
   F.outlet.n_ch = 2;
   F.outlet.srate = 100.0;
   F.visible = true;
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  uv_cond_destroy(&F.cv);
-  uv_mutex_destroy(&F.mu);
-  return 0;
 }
 
 static void push(uint64_t n) {
-  uv_mutex_lock(&F.mu);
+  uv_mutex_lock(&mu);
   F.queued += n;
-  uv_mutex_unlock(&F.mu);
+  uv_mutex_unlock(&mu);
 }
 
 static void set_block(bool on) {
-  uv_mutex_lock(&F.mu);
+  uv_mutex_lock(&mu);
   F.block = on;
-  uv_cond_broadcast(&F.cv);
-  uv_mutex_unlock(&F.mu);
+  uv_cond_broadcast(&cv);
+  uv_mutex_unlock(&mu);
 }
 
 static bool in_open(void) {
-  uv_mutex_lock(&F.mu);
+  uv_mutex_lock(&mu);
   bool v = F.in_open;
-  uv_mutex_unlock(&F.mu);
+  uv_mutex_unlock(&mu);
   return v;
 }
 
@@ -343,16 +333,17 @@ static void assert_ramp_ends(dp_stream_watcher_t *sw, size_t n, uint64_t last) {
  * waits, and takes the new inlet over once it is open. */
 static void update_never_waits_for_a_reopen(void **state) {
   (void)state;
+  fresh();
   dp_stream_watcher_t *sw = connect_fake(1.0);
   assert_int_equal(dp_ringbuffer_capacity(dp_stream_watcher_buffer(sw)), 100);
   push(30);
   assert_int_equal(dp_stream_watcher_update(sw), 30);
 
   arm(true); /* from here on, nothing that waits may run on this thread */
-  uv_mutex_lock(&F.mu);
+  uv_mutex_lock(&mu);
   F.lose = true;                                        /* the outlet dies ... */
   snprintf(F.outlet.uid, sizeof F.outlet.uid, "uid-B"); /* ... and a new one appears */
-  uv_mutex_unlock(&F.mu);
+  uv_mutex_unlock(&mu);
   set_block(true); /* whose full info does not come */
   assert_int_equal(dp_stream_watcher_update(sw), 0);
   assert_true(dp_stream_watcher_connected(sw));
@@ -380,14 +371,15 @@ static void update_never_waits_for_a_reopen(void **state) {
  * delivering data. */
 static void metadata_of_a_restarted_outlet_is_read_beside(void **state) {
   (void)state;
+  fresh();
   snprintf(F.outlet.source_id, sizeof F.outlet.source_id, "amp-1");
   dp_stream_watcher_t *sw = connect_fake(1.0);
   push(10);
   assert_int_equal(dp_stream_watcher_update(sw), 10);
   arm(true);
-  uv_mutex_lock(&F.mu);
+  uv_mutex_lock(&mu);
   snprintf(F.outlet.uid, sizeof F.outlet.uid, "uid-B");
-  uv_mutex_unlock(&F.mu);
+  uv_mutex_unlock(&mu);
   set_block(true);
   F.clock_resets = 1;
   push(10);
@@ -409,6 +401,7 @@ static void metadata_of_a_restarted_outlet_is_read_beside(void **state) {
  * opened, with the reason; so is a buffer over the limit. */
 static void bad_rates_are_refused(void **state) {
   (void)state;
+  fresh();
   const double rates[] = {NAN, INFINITY, -INFINITY, -1.0};
   dp_stream_watcher_t *sw = NULL;
   assert_int_equal(dp_stream_watcher_new(&sw, "fake", 2.0), 0);
@@ -434,6 +427,7 @@ static void bad_rates_are_refused(void **state) {
  * fills the span up to the end, a second one continues at the start. */
 static void pull_wraps_in_two_pulls(void **state) {
   (void)state;
+  fresh();
   dp_stream_watcher_t *sw = connect_fake(1.0); /* 100 samples */
   push(70);
   assert_int_equal(dp_stream_watcher_update(sw), 70);
@@ -453,6 +447,7 @@ static void pull_wraps_in_two_pulls(void **state) {
  * hundreds of samples for irregular streams), unless set otherwise. */
 static void inlet_queue_is_sized_from_the_buffer(void **state) {
   (void)state;
+  fresh();
   dp_stream_watcher_t *sw = NULL;
   assert_int_equal(dp_stream_watcher_new(&sw, "fake", 2.0), 0);
   F.outlet.srate = 30000.0;
@@ -474,6 +469,7 @@ static void inlet_queue_is_sized_from_the_buffer(void **state) {
  * (where the idiom gives the whole buffer), and an overrun count past it. */
 static void read_new_matches_the_python_idiom(void **state) {
   (void)state;
+  fresh();
   dp_stream_watcher_t *sw = connect_fake(1.0);
   const uint64_t sizes[] = {0, 1, 37, 100, 0, 63, 99, 2};
   float idiom[2 * 100], ours[2 * 100];
@@ -506,14 +502,18 @@ static void read_new_matches_the_python_idiom(void **state) {
 
 int main(void) {
   confine_network_logs();
+  uv_mutex_init(&mu);
+  uv_cond_init(&cv);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(update_never_waits_for_a_reopen, setup, teardown),
-      cmocka_unit_test_setup_teardown(metadata_of_a_restarted_outlet_is_read_beside, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(bad_rates_are_refused, setup, teardown),
-      cmocka_unit_test_setup_teardown(pull_wraps_in_two_pulls, setup, teardown),
-      cmocka_unit_test_setup_teardown(inlet_queue_is_sized_from_the_buffer, setup, teardown),
-      cmocka_unit_test_setup_teardown(read_new_matches_the_python_idiom, setup, teardown),
+      cmocka_unit_test(update_never_waits_for_a_reopen),
+      cmocka_unit_test(metadata_of_a_restarted_outlet_is_read_beside),
+      cmocka_unit_test(bad_rates_are_refused),
+      cmocka_unit_test(pull_wraps_in_two_pulls),
+      cmocka_unit_test(inlet_queue_is_sized_from_the_buffer),
+      cmocka_unit_test(read_new_matches_the_python_idiom),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  uv_cond_destroy(&cv);
+  uv_mutex_destroy(&mu);
+  return failed;
 }
