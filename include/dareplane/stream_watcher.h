@@ -184,8 +184,9 @@ DP_EXTERN int dp_stream_watcher_newest(const dp_stream_watcher_t *sw, size_t n, 
                                        double *times);
 DP_EXTERN double dp_stream_watcher_last_time(const dp_stream_watcher_t *sw);
 
-/* The connected stream as it was resolved (borrowed; NULL before the first
- * connect). After a recovery it describes the new outlet (new uid). */
+/* The connected stream as it was resolved (borrowed until the next update
+ * or connect; NULL before the first connect). After a recovery it describes
+ * the new outlet (new uid). */
 DP_EXTERN const dp_lsl_stream_info_t *dp_stream_watcher_info(const dp_stream_watcher_t *sw);
 DP_EXTERN size_t dp_stream_watcher_channel_count(const dp_stream_watcher_t *sw);
 DP_EXTERN dp_dtype_t dp_stream_watcher_dtype(const dp_stream_watcher_t *sw);

@@ -39,6 +39,9 @@ def load(lib_dir: Path | None = None) -> C.CDLL:
     lib.dp_ringbuffer_last_time.restype = C.c_double
     lib.dp_strerror.argtypes = [C.c_int]
     lib.dp_strerror.restype = C.c_char_p
+    lib.dp_ringbuffer_read_new.argtypes = [C.c_void_p, C.c_void_p, C.c_void_p, sz,
+                                           C.POINTER(C.c_uint64)]
+    lib.dp_ringbuffer_read_new.restype = C.c_int
     return lib
 
 
@@ -76,6 +79,16 @@ class CRingBuffer:
         out = np.empty(self.shape[0], dtype=np.float64)
         self.lib.dp_ringbuffer_unfold(self.ptr, None, out.ctypes.data)
         return out
+
+    def read_new(self):
+        """What was added since the last read_new: data, times, overrun."""
+        data = np.empty(self.shape, dtype=self.dtype)
+        times = np.empty(self.shape[0], dtype=np.float64)
+        over = C.c_uint64()
+        got = self.lib.dp_ringbuffer_read_new(self.ptr, data.ctypes.data, times.ctypes.data,
+                                              self.shape[0], C.byref(over))
+        assert got >= 0
+        return data[:got], times[:got], over.value
 
     @property
     def curr_i(self) -> int:
