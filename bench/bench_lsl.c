@@ -2,14 +2,15 @@
  * a stream published by another process (started by bench/suite_lsl.py):
  *
  *   bench-lsl --name N --mode ours|raw|latency [--seconds S] [--period-ms P]
- *             [--chunk C] [--buffer B]
+ *             [--chunk C] [--buffer B] [--poll-us U]
  *
  * ours:    dp_stream_watcher_update() every P ms (a module's loop), with a
  *          buffer of B seconds (default 2);
  * raw:     the same loop calling liblsl's lsl_pull_chunk_f into one
  *          preallocated buffer, nothing else (the limit of any watcher),
  *          with an inlet queue of the same size as the watcher's;
- * latency: update() in a tight loop; for every new sample (read with
+ * latency: update() in a loop, sleeping U us between updates (default 0:
+ *          none); for every new sample (read with
  *          dp_stream_watcher_peek_new, zero-copy) that ends one of the
  *          publisher's chunks (ramp value % --chunk == --chunk - 1), liblsl's
  *          clock when it became visible minus its timestamp; with
@@ -89,7 +90,7 @@ static void note_delays(dp_stream_watcher_t *sw, size_t ch, uint64_t chunk, doub
 }
 
 static int run_ours(const char *name, double seconds, double buffer_s, unsigned period_ms,
-                    int latency, uint64_t chunk) {
+                    unsigned poll_us, int latency, uint64_t chunk) {
   dp_stream_watcher_t *sw;
   if (dp_stream_watcher_new(&sw, name, buffer_s) != 0 || dp_stream_watcher_connect(sw, 20.0) != 0) {
     fprintf(stderr, "bench-lsl: %s\n", dp_error_detail());
@@ -110,7 +111,12 @@ static int run_ours(const char *name, double seconds, double buffer_s, unsigned 
     s.updates++;
     s.samples += (uint64_t)n;
     if (latency && n > 0) note_delays(sw, ch, chunk, delays, cap, &n_delays);
-    if (!latency) uv_sleep(period_ms);
+    if (!latency) {
+      uv_sleep(period_ms);
+    } else if (poll_us > 0) { /* let liblsl's receiving thread run on a small machine */
+      struct timespec ts = {0, (long)poll_us * 1000};
+      nanosleep(&ts, NULL);
+    }
   }
   s.proc_cpu_ns = process_cpu_ns() - p0;
   s.wall_ns = uv_hrtime() - start;
@@ -173,7 +179,7 @@ static int run_raw(const char *name, double seconds, double buffer_s, unsigned p
 int main(int argc, char **argv) {
   const char *name = NULL, *mode = "ours";
   double seconds = 4.0, buffer_s = 2.0;
-  unsigned period_ms = 10;
+  unsigned period_ms = 10, poll_us = 0;
   uint64_t chunk = 100;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--name") == 0)
@@ -184,6 +190,8 @@ int main(int argc, char **argv) {
       seconds = strtod(argv[i + 1], NULL);
     else if (strcmp(argv[i], "--period-ms") == 0)
       period_ms = (unsigned)strtoul(argv[i + 1], NULL, 10);
+    else if (strcmp(argv[i], "--poll-us") == 0)
+      poll_us = (unsigned)strtoul(argv[i + 1], NULL, 10);
     else if (strcmp(argv[i], "--buffer") == 0)
       buffer_s = strtod(argv[i + 1], NULL);
     else if (strcmp(argv[i], "--chunk") == 0)
@@ -193,10 +201,10 @@ int main(int argc, char **argv) {
   if (name == NULL) {
     fprintf(stderr,
             "usage: bench-lsl --name N --mode ours|raw|latency [--seconds S] [--period-ms P] "
-            "[--chunk C] [--buffer B]\n");
+            "[--chunk C] [--buffer B] [--poll-us U]\n");
     return 2;
   }
   if (!(buffer_s > 0)) buffer_s = 2.0;
   if (strcmp(mode, "raw") == 0) return run_raw(name, seconds, buffer_s, period_ms);
-  return run_ours(name, seconds, buffer_s, period_ms, strcmp(mode, "latency") == 0, chunk);
+  return run_ours(name, seconds, buffer_s, period_ms, poll_us, strcmp(mode, "latency") == 0, chunk);
 }

@@ -6,7 +6,7 @@ StreamInlet) reading a stream as a module would. Prints one JSON line.
         update() every PERIOD_S: CPU of this thread inside update(), CPU of
         the process (pylsl's receiving threads too), samples, peak RSS
     py_watcher.py latency NAME SECONDS CHUNK BUFFER_S
-        update() in a tight loop, new samples read with the module idiom
+        update() every POLL_S (0.1 ms), new samples read with the module idiom
         unfold_buffer()[-n_new:]; for every chunk-final ramp sample, liblsl's
         clock when it became visible minus its push-time stamp: p50, p99"""
 import json
@@ -17,6 +17,8 @@ import time
 import numpy as np
 import pylsl
 from dareplane_utils.stream_watcher.lsl_stream_watcher import StreamWatcher
+
+POLL_S = 0.0001  # as bench-lsl --poll-us 100: leaves the CPU to liblsl's threads
 
 
 def connect(name: str, buffer_s: float) -> StreamWatcher:
@@ -65,6 +67,7 @@ def latency(name: str, seconds: float, chunk: int, buffer_s: float) -> dict:
             delays.extend(now - times[vals.astype(np.int64) % chunk == chunk - 1])
             samples += sw.n_new
             sw.n_new = 0
+        time.sleep(POLL_S)
     sw.disconnect()
     d = np.sort(np.array(delays)) if delays else np.array([-1.0])
     return {"n": len(delays), "p50_s": float(d[len(d) // 2]), "p99_s": float(d[len(d) * 99 // 100]),

@@ -8,8 +8,9 @@ bare lsl_pull_chunk_f into a preallocated buffer as the limit:
   amplifier; BRAND reports < 600 us per hop at this load): CPU of the whole
   reading process per second of data, its peak RSS (limit: the ring buffer
   itself), and whether Python keeps up;
-- push -> visible in the buffer, p50 and p99, with update() polled in a tight
-  loop and new samples read as a module would (ours: peek_new; Python:
+- push -> visible in the buffer, p50 and p99, with update() polled every
+  0.1 ms (a tight loop starves liblsl's receiving thread on a 2-core
+  machine) and new samples read as a module would (ours: peek_new; Python:
   unfold_buffer()[-n_new:]), from a publisher that stamps each chunk as it
   pushes it (bench/lsl_publisher.py), at both loads.
 A Python figure is left out ("-") when Python did not keep up (< 90 % of
@@ -23,12 +24,14 @@ import dp_lib
 SMALL = (64, 10000, 100)  # channels, srate, chunk
 LARGE = (1024, 30000, 30)  # 1 ms chunks
 SECONDS, PERIOD_S, BUFFER_S = 4.0, 0.01, 2.0
+POLL_US = 100  # latency runs: the poll period (bench/py_watcher.py polls alike)
 
 
 def ours(ctx, name: str, mode: str, seconds: float, chunk: int) -> dict:
     out = subprocess.run([str(ctx.bin_dir / "bench-lsl"), "--name", name, "--mode", mode,
                           "--seconds", str(seconds), "--period-ms", str(int(PERIOD_S * 1000)),
-                          "--chunk", str(chunk), "--buffer", str(BUFFER_S)],
+                          "--chunk", str(chunk), "--buffer", str(BUFFER_S), "--poll-us",
+                          str(POLL_US)],
                          check=True, capture_output=True, text=True, timeout=120).stdout
     return json.loads(out.strip().splitlines()[-1])
 
