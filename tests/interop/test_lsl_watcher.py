@@ -4,7 +4,10 @@ recovery, timeouts, and the Python StreamWatcher reading the same stream."""
 from __future__ import annotations
 
 import gc
+import os
 import socket
+import subprocess
+import sys
 import time
 import uuid
 
@@ -466,3 +469,43 @@ def test_read_new_gives_what_the_python_idiom_gives(watchers):
         ours.clear_new()
     data, times, overrun = ours.read_new()
     assert len(data) == 500 and overrun == 1000
+
+
+RESERVE_PROBE = """
+import sys
+sys.path.insert(0, sys.argv[2])
+import dp_lib
+lib = dp_lib.load_lsl(dp_lib.load())
+def rss_kb():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+before = rss_kb()
+w = dp_lib.CStreamWatcher(lib, sys.argv[1], 0.1)
+assert w.connect(10.0) == 0, w.error()
+print(rss_kb() - before)
+w.close()
+"""
+
+
+@pytest.mark.parametrize("user_reserve_ms", [None, 5000])
+def test_inlet_reserve_is_lowered_unless_the_config_sets_it(tmp_path, user_reserve_ms):
+    """liblsl reserves InletBufferReserveMs of samples for every inlet it opens
+    (5000 ms by default: 50,000 x 1 KiB here, whatever the inlet's queue). The
+    library lowers it to 500 ms when it loads liblsl, unless liblsl's
+    configuration file sets it. Measured in a process of its own, which opens
+    a watcher with a 1 MB ring on a declared 256 ch x 10 kHz stream."""
+    name = unique()
+    _outlet = make_outlet(name, 256, 10000.0)  # liblsl reserves at open, data or not
+    cfg = tmp_path / "lsl_api.cfg"
+    cfg.write_text((dp_lib.helpers.ROOT / "tests" / "lsl_api.cfg").read_text() +
+                   (f"\n[tuning]\nInletBufferReserveMs = {user_reserve_ms}\n"
+                    if user_reserve_ms else ""))
+    env = dict(os.environ, LSLAPICFG=str(cfg))
+    out = subprocess.run([sys.executable, "-c", RESERVE_PROBE, name,
+                          str(dp_lib.helpers.ROOT / "tests" / "interop")],
+                         env=env, capture_output=True, text=True, timeout=60, check=True)
+    grown_mb = int(out.stdout.strip().splitlines()[-1]) / 1024
+    if user_reserve_ms is None:
+        assert grown_mb < 25  # ring 1 MB + 5,000 reserved samples + liblsl itself
+    else:
+        assert grown_mb > 45  # the user's 5 s: 50,000 samples
