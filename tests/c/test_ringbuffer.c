@@ -452,6 +452,28 @@ static void read_new_random_never_loses_or_repeats(void **state) {
   }
 }
 
+/* Strings: the views and the copies are the buffer's own (borrowed) strings. */
+static void read_new_strings_are_borrowed(void **state) {
+  (void)state;
+  dp_ringbuffer_t *rb = make(DP_STRING, 3, 1);
+  const char *in[4] = {"a", "bb", "ccc", "dddd"};
+  double t[4] = {1, 2, 3, 4};
+  assert_int_equal(dp_ringbuffer_add(rb, in, t, 2), 0);
+  dp_ringbuffer_consume(rb, SIZE_MAX);
+  assert_int_equal(dp_ringbuffer_add(rb, in + 2, t + 2, 2), 0); /* wraps */
+  dp_ringbuffer_view_t v;
+  dp_ringbuffer_peek_new(rb, &v);
+  assert_int_equal(v.count, 2);
+  assert_int_equal(v.n[0], 1);
+  assert_string_equal(((const char *const *)v.data[0])[0], "ccc");
+  assert_string_equal(((const char *const *)v.data[1])[0], "dddd");
+  const char *out[3];
+  assert_int_equal(dp_ringbuffer_read_new(rb, out, NULL, 3, NULL), 2);
+  assert_ptr_equal(out[0], ((const char *const *)v.data[0])[0]);
+  assert_string_equal(out[1], "dddd");
+  dp_ringbuffer_free(rb);
+}
+
 /* Writing in place: the span runs to the end of the storage; commit makes
  * the samples part of the buffer exactly as an add would. */
 static void write_span_and_commit(void **state) {
@@ -507,6 +529,7 @@ int main(void) {
       cmocka_unit_test(read_new_wraps_in_two_spans),
       cmocka_unit_test(overrun_is_counted),
       cmocka_unit_test(read_new_random_never_loses_or_repeats),
+      cmocka_unit_test(read_new_strings_are_borrowed),
       cmocka_unit_test(write_span_and_commit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
