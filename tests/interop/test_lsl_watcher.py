@@ -463,6 +463,7 @@ def test_read_new_gives_what_the_python_idiom_gives(watchers):
         assert ours.read_new()[0].shape == (0, n_ch)  # nothing new: nothing
         assert py.unfold_buffer()[-py.n_new:].shape == (500, n_ch)  # the idiom: everything
     py.disconnect()
+    ours.clear_new()  # n_new counts the rounds above: each wait below needs 500 new ones
     for _ in range(3):  # 1500 samples into a 500-sample buffer, read once
         outlet.push_chunk(rng.standard_normal((500, n_ch)).astype(np.float32))
         wait_until(lambda: ours.update() >= 0 and ours.n_new >= 500, 10.0, what="500 more")
