@@ -12,8 +12,8 @@
  *     dp_client_close(c);
  *
  * The protocol has no reply framing: a reply is what arrives after a command
- * until the module has been quiet for 5 ms. Callbacks the module pushes
- * arrive on the same socket and are read like replies.
+ * until the module has been quiet for quiet_ms (default 5 ms). Callbacks the
+ * module pushes arrive on the same socket and are read like replies.
  *
  * Limits: every call ends by its own deadline (timeout_s from the call's
  * start covers sending, the first byte and the rest), and a client holds at
@@ -48,6 +48,7 @@ typedef struct {
   double retry_delay_s;   /* between attempts; default 1 */
   double timeout_s;       /* connecting, the greeting, dp_client_send(); default 1 */
   size_t max_reply_bytes; /* unread bytes held at most (0: default 16 MiB) */
+  int quiet_ms;           /* a pause this long ends a reply (0: default 5) */
 } dp_client_opts_t;
 
 /* Fills *opts with the defaults above (the control room's). */
@@ -73,8 +74,8 @@ DP_EXTERN int dp_client_send(dp_client_t *c, const char *cmd);
 /* Sends `len` bytes exactly as given; as dp_client_send(). */
 DP_EXTERN int dp_client_send_raw(dp_client_t *c, const char *data, size_t len);
 
-/* Waits for bytes from the module, then gathers until it is quiet for 5 ms,
- * all within timeout_s of the call. *out (NUL-terminated, free() it) and
+/* Waits for bytes from the module, then gathers until it is quiet for
+ * quiet_ms, all within timeout_s of the call. *out (NUL-terminated, free() it) and
  * *len get every byte held (including ones kept by dp_client_up()).
  * Returns 0, DP_ETIMEDOUT (nothing came, or bytes were still arriving at the
  * deadline: they stay held for the next call), DP_ETOOBIG (more than
@@ -94,12 +95,12 @@ DP_EXTERN void dp_client_free_list(char **names, size_t n);
 
 /* Sends UP and returns 1 when the answer arrives within timeout_s, 0 when
  * it does not, or a negative DP_E* code (connection gone, DP_ETOOBIG).
- * The answer is exactly "1" on its own: the bytes after UP, cut at 5 ms
+ * The answer is exactly "1" on its own: the bytes after UP, cut at quiet_ms
  * pauses, count only when a piece is the single byte '1' (which is
  * consumed). Any other piece (a callback, "x1y") does not count and stays
- * held, like bytes that arrived before UP, for dp_client_recv(). A "1" that
- * arrives together with other bytes (no pause between) is not the answer:
- * the call then reports 0 rather than guess. */
+ * held, like bytes that were waiting before UP was sent, for
+ * dp_client_recv(). A "1" that arrives together with other bytes (no pause
+ * between) is not the answer: the call then reports 0 rather than guess. */
 DP_EXTERN int dp_client_up(dp_client_t *c, double timeout_s);
 
 /* Closes the connection and frees the client. NULL is fine. */

@@ -3,7 +3,7 @@
  * condition holds or the call's deadline passes.
  *
  * The protocol has no reply framing, so replies are cut at pauses: a reply
- * (a "unit") is what arrives until the module has been quiet for QUIET_MS.
+ * (a "unit") is what arrives until the module has been quiet for quiet_ms.
  * Every call has one deadline for all it does (sending, the first byte, the
  * rest), and the bytes held are capped (max_reply_bytes): past the cap the
  * client stops reading, so a peer that floods meets TCP back-pressure instead
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QUIET_MS          5
+#define QUIET_MS_DEFAULT  5
 #define MAX_REPLY_DEFAULT ((size_t)16 << 20)
 #define FIRST_CAP         4096
 
@@ -33,8 +33,9 @@ struct dp_client {
   bool full; /* more than max arrived: reading stopped */
   char *buf; /* received, not yet handed out (cap + 1 for the NUL) */
   size_t len, cap, max;
-  uint64_t last_rx; /* loop time (ms) of the last bytes */
-  double timeout_s; /* opts.timeout_s: connecting, the greeting, sending */
+  uint64_t quiet_ms; /* a pause this long ends a reply */
+  uint64_t last_rx;  /* loop time (ms) of the last bytes */
+  double timeout_s;  /* opts.timeout_s: connecting, the greeting, sending */
   char *greeting;
   dp_client_data_fn on_data;
   void *on_data_user;
@@ -47,6 +48,7 @@ void dp_client_opts_init(dp_client_opts_t *opts) {
   opts->retry_delay_s = 1.0;
   opts->timeout_s = 1.0;
   opts->max_reply_bytes = MAX_REPLY_DEFAULT;
+  opts->quiet_ms = QUIET_MS_DEFAULT;
 }
 
 static void timer_cb(uv_timer_t *t) {
@@ -201,11 +203,11 @@ static gather_t gather(dp_client_t *c, size_t from, uint64_t deadline) {
     uint64_t now = now_ms(c);
     if (c->full) return FULL;
     bool started = c->len > from;
-    if (started && (c->eof || now - c->last_rx >= QUIET_MS)) return UNIT;
+    if (started && (c->eof || now - c->last_rx >= c->quiet_ms)) return UNIT;
     if (!started && c->eof) return CLOSED;
     if (now >= deadline) return started ? ENDLESS : NOTHING;
     uint64_t wait = deadline - now;
-    if (started && QUIET_MS - (now - c->last_rx) < wait) wait = QUIET_MS - (now - c->last_rx);
+    if (started && c->quiet_ms - (now - c->last_rx) < wait) wait = c->quiet_ms - (now - c->last_rx);
     wait_for_bytes(c, wait);
   }
 }
@@ -227,8 +229,8 @@ static int gather_error(dp_client_t *c, gather_t g, double timeout_s) {
   case ENDLESS:
     return dp_error_set(DP_ETIMEDOUT,
                         "the reply did not end within %.3f s: %zu bytes arrived and the module "
-                        "never paused for %d ms",
-                        timeout_s, c->len, QUIET_MS);
+                        "never paused for %llu ms",
+                        timeout_s, c->len, (unsigned long long)c->quiet_ms);
   case CLOSED: return dp_error_set(DP_ECLOSED, "the module closed the connection");
   default: return dp_error_set(DP_ETIMEDOUT, "no reply within %.3f s", timeout_s);
   }
@@ -274,6 +276,7 @@ dp_client_t *dp_client_connect(const dp_client_opts_t *opts) {
   c->timer.data = c;
   c->max = opts->max_reply_bytes > 0 ? opts->max_reply_bytes : MAX_REPLY_DEFAULT;
   c->timeout_s = opts->timeout_s;
+  c->quiet_ms = opts->quiet_ms > 0 ? (uint64_t)opts->quiet_ms : QUIET_MS_DEFAULT;
   const char *host = opts->host != NULL ? opts->host : "127.0.0.1";
   char port[16];
   snprintf(port, sizeof port, "%d", opts->port);
@@ -455,6 +458,7 @@ int dp_client_get_pcomms(dp_client_t *c, char ***names, size_t *n, double timeou
 
 int dp_client_up(dp_client_t *c, double timeout_s) {
   uint64_t deadline = now_ms(c) + ms(timeout_s);
+  uv_run(&c->loop, UV_RUN_NOWAIT); /* what already waits came before UP */
   int rc = send_command(c, "UP", deadline, timeout_s);
   if (rc < 0) return rc == DP_ETIMEDOUT ? 0 : rc;
   /* Units that arrived before stay for dp_client_recv(), and so does every
