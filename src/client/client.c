@@ -372,10 +372,11 @@ static int send_command(dp_client_t *c, const char *cmd, uint64_t deadline, doub
   size_t n = strlen(cmd);
   if (n > 0 && (cmd[n - 1] == ';' || cmd[n - 1] == '\n'))
     return send_until(c, cmd, n, deadline, timeout_s);
-  char *msg = malloc(n + 1);
+  char *msg = malloc(n + 2);
   if (msg == NULL) return dp_error_set(DP_ENOMEM, "no memory for a command");
   memcpy(msg, cmd, n);
   msg[n] = ';';
+  msg[n + 1] = '\0';
   int rc = send_until(c, msg, n + 1, deadline, timeout_s);
   free(msg);
   return rc;
@@ -429,6 +430,7 @@ int dp_client_get_pcomms(dp_client_t *c, char ***names, size_t *n, double timeou
   size_t len;
   int rc = dp_client_request(c, "GET_PCOMMS", &reply, &len, timeout_s);
   if (rc < 0) return rc;
+  if (reply == NULL) return dp_error_set(DP_EIO, "no reply");
   size_t count = 1;
   for (size_t i = 0; i < len; i++) count += reply[i] == '|';
   char **list = calloc(count, sizeof *list);
