@@ -33,6 +33,7 @@
 #include "common/error_internal.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -279,27 +280,34 @@ static _Noreturn void supervisor_main(int chan, const plan_t *plan) {
 
 /* ---- the module's side ---------------------------------------------------- */
 
-/* argv[0] through PATH as execvp() would, done before fork. */
-static char *resolve(const char *name) {
-  if (strchr(name, '/') != NULL) return strdup(name);
+/* argv[0] through PATH as execvp() would, done before fork, into `full`
+ * (on the caller's stack: nothing of it is left on the heap of the
+ * supervisor, which never frees). False when the name does not fit. */
+static bool resolve(const char *name, char *full, size_t size) {
+  size_t nl = strlen(name);
+  if (nl + 1 > size) return false;
+  memcpy(full, name, nl + 1); /* as given: execve says why it cannot run */
+  if (strchr(name, '/') != NULL) return true;
   const char *path = getenv("PATH");
   if (path == NULL || *path == '\0') path = "/usr/local/bin:/usr/bin:/bin";
-  size_t nl = strlen(name);
   for (const char *p = path;; p++) {
     const char *colon = strchr(p, ':');
     size_t dl = colon != NULL ? (size_t)(colon - p) : strlen(p);
-    char *full = malloc(dl + nl + 2);
-    if (full == NULL) return NULL;
-    memcpy(full, dl > 0 ? p : ".", dl > 0 ? dl : 1);
+    const char *dir = dl > 0 ? p : "."; /* an empty entry is the current directory */
     size_t at = dl > 0 ? dl : 1;
-    full[at] = '/';
-    memcpy(full + at + 1, name, nl + 1);
-    if (access(full, X_OK) == 0) return full;
-    free(full);
-    if (colon == NULL) break;
+    if (at + nl + 2 <= size) {
+      char candidate[PATH_MAX];
+      memcpy(candidate, dir, at);
+      candidate[at] = '/';
+      memcpy(candidate + at + 1, name, nl + 1);
+      if (access(candidate, X_OK) == 0) {
+        memcpy(full, candidate, at + nl + 2);
+        return true;
+      }
+    }
+    if (colon == NULL) return true;
     p = colon;
   }
-  return strdup(name); /* execve says why it cannot run */
 }
 
 static void chan_closed(uv_handle_t *h) {
@@ -352,13 +360,9 @@ static bool first_record(int fd, record_t *r) {
 int dp_proc_tree_start(uv_loop_t *loop, const dp_proc_tree_spec_t *spec, dp_proc_tree_t **out,
                        int *pid) {
   const char *name = spec->argv[0];
-  dp_proc_tree_t *t = calloc(1, sizeof *t);
-  char *path = resolve(name);
-  if (t == NULL || path == NULL) {
-    free(t);
-    free(path);
-    return dp_error_set(DP_ENOMEM, "no memory to start %s", name);
-  }
+  char path[PATH_MAX];
+  if (!resolve(name, path, sizeof path))
+    return dp_error_set(DP_ESYS, "cannot start %s: %s", name, uv_strerror(UV_ENAMETOOLONG));
   plan_t plan = {
       .path = path,
       .argv = (char *const *)spec->argv,
@@ -375,15 +379,20 @@ int dp_proc_tree_start(uv_loop_t *loop, const dp_proc_tree_spec_t *spec, dp_proc
   }
   if (rc == 0 && sup < 0) rc = -errno;
   if (sv[1] >= 0) close(sv[1]);
-  free(path);
   record_t r = {REC_FAILED, 0, 0};
   if (rc == 0 && !first_record(sv[0], &r)) r.a = ECHILD;
   if (rc == 0 && r.kind != REC_STARTED) rc = -(r.a != 0 ? r.a : ECHILD);
+  /* allocated after fork: the supervisor's heap holds nothing of ours */
+  dp_proc_tree_t *t = rc == 0 ? calloc(1, sizeof *t) : NULL;
+  if (rc == 0 && t == NULL) {
+    kill(sup, SIGKILL); /* its program follows (PR_SET_PDEATHSIG) */
+    rc = UV_ENOMEM;
+  }
   if (rc != 0) {
     if (sv[0] >= 0) close(sv[0]);
     if (sup > 0) waitpid(sup, NULL, 0);
-    free(t);
-    return dp_error_set(DP_ESYS, "cannot start %s: %s", name, uv_strerror(rc));
+    return dp_error_set(rc == UV_ENOMEM ? DP_ENOMEM : DP_ESYS, "cannot start %s: %s", name,
+                        uv_strerror(rc));
   }
   t->supervisor = sup;
   t->ev = spec->events;

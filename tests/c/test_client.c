@@ -145,43 +145,33 @@ static void flood_is_capped(void **state) {
   stop_peer(p, c);
 }
 
-static void up_needs_an_exact_one(void **state) {
-  (void)state;
-  peer_t *p = start_peer(X1Y);
+/* UP against a peer that behaves `how`: dp_client_up() gives `up`, and the
+ * bytes that were not the answer are kept for dp_client_recv(). */
+static void check_up(behaviour_t how, double timeout_s, int up, const char *kept) {
+  peer_t *p = start_peer(how);
   dp_client_t *c = connect_to(p, 0, 0);
-  assert_int_equal(dp_client_up(c, 0.3), 0);
+  assert_int_equal(dp_client_up(c, timeout_s), up);
   char *reply = NULL;
   size_t len = 0;
-  assert_int_equal(dp_client_recv(c, &reply, &len, 1.0), 0); /* kept, not lost */
-  assert_string_equal(reply, "x1y");
+  assert_int_equal(dp_client_recv(c, &reply, &len, 1.0), 0);
+  assert_string_equal(reply, kept);
   free(reply);
   stop_peer(p, c);
+}
+
+static void up_needs_an_exact_one(void **state) {
+  (void)state;
+  check_up(X1Y, 0.3, 0, "x1y");
 }
 
 static void callback_holding_one_is_not_up(void **state) {
   (void)state;
-  peer_t *p = start_peer(CALLBACK_WITH_ONE);
-  dp_client_t *c = connect_to(p, 0, 0);
-  assert_int_equal(dp_client_up(c, 0.3), 0);
-  char *reply = NULL;
-  size_t len = 0;
-  assert_int_equal(dp_client_recv(c, &reply, &len, 1.0), 0);
-  assert_string_equal(reply, "other|SET|1");
-  free(reply);
-  stop_peer(p, c);
+  check_up(CALLBACK_WITH_ONE, 0.3, 0, "other|SET|1");
 }
 
 static void callback_before_the_answer_is_kept(void **state) {
   (void)state;
-  peer_t *p = start_peer(CALLBACK_THEN_ONE);
-  dp_client_t *c = connect_to(p, 0, 0);
-  assert_int_equal(dp_client_up(c, 5.0), 1);
-  char *reply = NULL;
-  size_t len = 0;
-  assert_int_equal(dp_client_recv(c, &reply, &len, 1.0), 0);
-  assert_string_equal(reply, "other|SET|{\"v\": 1}"); /* without the "1" */
-  free(reply);
-  stop_peer(p, c);
+  check_up(CALLBACK_THEN_ONE, 5.0, 1, "other|SET|{\"v\": 1}"); /* without the "1" */
 }
 
 int main(void) {
