@@ -407,9 +407,10 @@ int dp_proc_tree_start(uv_loop_t *loop, const dp_proc_tree_spec_t *spec, dp_proc
 }
 
 void dp_proc_tree_stop(dp_proc_tree_t *t) {
-  if (t->stop_sent || uv_is_closing((uv_handle_t *)&t->chan)) return;
-  uv_buf_t b = uv_buf_init("S", 1);
-  t->stop_sent = uv_try_write((uv_stream_t *)&t->chan, &b, 1) == 1;
+  uv_os_fd_t fd;
+  if (t->stop_sent || uv_fileno((uv_handle_t *)&t->chan, &fd) != 0) return; /* closing */
+  /* no SIGPIPE when the supervisor has just gone (EOF not yet read) */
+  t->stop_sent = send(fd, "S", 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1;
 }
 
 void dp_proc_tree_kill(dp_proc_tree_t *t) {
