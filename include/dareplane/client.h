@@ -80,7 +80,7 @@ DP_EXTERN int dp_client_send_raw(dp_client_t *c, const char *data, size_t len);
  * Returns 0, DP_ETIMEDOUT (nothing came, or bytes were still arriving at the
  * deadline: they stay held for the next call), DP_ETOOBIG (more than
  * max_reply_bytes without a pause: dropped), DP_ECLOSED (the module closed
- * the connection and nothing is left). */
+ * the connection and nothing is left), DP_ENOMEM (dropped likewise). */
 DP_EXTERN int dp_client_recv(dp_client_t *c, char **out, size_t *len, double timeout_s);
 
 /* dp_client_send() then dp_client_recv(), both within timeout_s of the

@@ -30,7 +30,8 @@ struct dp_client {
   unsigned writes_pending;
   int write_error; /* the first failed write, sticky */
   bool eof;
-  bool full; /* more than max arrived: reading stopped */
+  bool full; /* more than max arrived (or no memory): reading stopped */
+  bool nomem;
   char *buf; /* received, not yet handed out (cap + 1 for the NUL) */
   size_t len, cap, max;
   uint64_t quiet_ms; /* a pause this long ends a reply */
@@ -129,7 +130,7 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
       stop_reading(c);
     }
   } else if (n == UV_ENOBUFS) {
-    c->full = true; /* no memory for more: as good as over the cap */
+    c->full = c->nomem = true; /* no memory for more: treated like the cap */
     stop_reading(c);
   } else if (n < 0) {
     c->eof = true;
@@ -218,9 +219,12 @@ static int gather_error(dp_client_t *c, gather_t g, double timeout_s) {
   switch (g) {
   case FULL: {
     size_t held = c->len;
+    bool nomem = c->nomem;
     c->len = 0;
-    c->full = false;
+    c->full = c->nomem = false;
     start_reading(c);
+    if (nomem)
+      return dp_error_set(DP_ENOMEM, "no memory for more than %zu bytes of reply; dropped", held);
     return dp_error_set(DP_ETOOBIG,
                         "more than %zu bytes (max_reply_bytes) arrived without a pause; "
                         "%zu bytes dropped",
