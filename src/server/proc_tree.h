@@ -48,8 +48,8 @@ int dp_proc_tree_start(uv_loop_t *loop, const dp_proc_tree_spec_t *spec, dp_proc
 void dp_proc_tree_stop(dp_proc_tree_t *t);
 
 /* Last resort when a stopped tree never reports `gone` (its supervisor was
- * itself stopped from outside): kills the supervisor and the program at once.
- * `gone` follows. */
+ * itself stopped from outside): SIGKILL to every process of the tree and to
+ * the supervisor, at once. `gone` follows. */
 void dp_proc_tree_kill(dp_proc_tree_t *t);
 
 #endif

@@ -156,9 +156,10 @@ static int descendants(int root, int *set, int max) {
   return n;
 }
 
-static int signal_tree(int sig) {
+/* Sends `sig` to every live descendant of `root`; returns how many. */
+static int signal_tree(int root, int sig) {
   int set[MAX_TREE];
-  int n = descendants(getpid(), set, MAX_TREE);
+  int n = descendants(root, set, MAX_TREE);
   for (int i = 0; i < n; i++) kill(set[i], sig);
   return n;
 }
@@ -255,9 +256,9 @@ static _Noreturn void supervisor_main(int chan, const plan_t *plan) {
     bool stop = exit_status != -1; /* the rest of a tree whose program ended */
     long now = now_ms();
     if (killed) {
-      signal_tree(SIGKILL); /* orphans of killed processes came back to us */
+      signal_tree(self, SIGKILL); /* orphans of killed processes came back to us */
     } else if (stopping && now >= kill_at) {
-      int n = signal_tree(SIGKILL);
+      int n = signal_tree(self, SIGKILL);
       if (n > 0) report(REC_KILLED, n, 0);
       killed = true;
     }
@@ -273,7 +274,7 @@ static _Noreturn void supervisor_main(int chan, const plan_t *plan) {
     if (stop && !stopping) {
       stopping = true;
       kill_at = now_ms() + plan->grace_ms;
-      signal_tree(SIGTERM);
+      signal_tree(self, SIGTERM);
     }
   }
 }
@@ -414,5 +415,6 @@ void dp_proc_tree_stop(dp_proc_tree_t *t) {
 }
 
 void dp_proc_tree_kill(dp_proc_tree_t *t) {
-  kill(t->supervisor, SIGKILL); /* its program follows (PR_SET_PDEATHSIG) */
+  signal_tree(t->supervisor, SIGKILL);
+  kill(t->supervisor, SIGKILL);
 }

@@ -133,7 +133,7 @@ static void trickle_ends_at_the_deadline(void **state) {
 static void flood_is_capped(void **state) {
   (void)state;
   peer_t *p = start_peer(FLOOD);
-  dp_client_t *c = connect_to(p, 256 * 1024, 0);
+  dp_client_t *c = connect_to(p, 256 * 1024, 500); /* a stall of the peer is no pause */
   char *reply = NULL;
   size_t len = 0;
   assert_int_equal(dp_client_request(c, "HI", &reply, &len, 10.0), DP_ETOOBIG);

@@ -131,8 +131,8 @@ def test_flooding_peer_memory_is_bounded(tmp_path):
 def test_flood_past_the_cap_is_an_error(tmp_path):
     peer = HostilePeer(None, before_command=flood_queued)
     try:
-        status, err = run_limited([DP_SEND, "--port", peer.port, "--max-reply", 256 << 10, "HI"],
-                                  32 << 20, tmp_path / "stdout")
+        status, err = run_limited([DP_SEND, "--port", peer.port, "--max-reply", 256 << 10,
+                                   "--quiet-ms", 500, "HI"], 32 << 20, tmp_path / "stdout")
     finally:
         peer.close()
     assert status == 1

@@ -8,6 +8,7 @@ book.
 A process worker runs under a supervisor process of the module (see
 src/server/proc_tree_linux.c): each SPAWN tree is supervisor -> sh ->
 subshell -> sleep, plus the setsid'd sleep with "detach"."""
+import contextlib
 import ctypes
 import os
 import signal
@@ -127,8 +128,8 @@ def _subreaper(on: bool):
 
 
 def _reaped(q: psutil.Process) -> bool:
-    """Gone for good. The supervisors of a dead module are orphans that this
-    test process adopted (as subreaper; PID 1 here may not reap): reap them."""
+    """Gone for good. Orphans of a dead module or supervisor are adopted by
+    this test process (as subreaper; PID 1 here may not reap): reap them."""
     try:
         os.waitpid(q.pid, os.WNOHANG)
     except ChildProcessError:
@@ -136,26 +137,56 @@ def _reaped(q: psutil.Process) -> bool:
     return mu.gone(q)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP])
-def test_module_killed_leaves_no_worker(procs, port, tmp_path, sig):
-    """The module dies without shutting down: every worker tree still ends
-    (SIGTERM, SIGKILL after the grace period) and leaves no process."""
+@contextlib.contextmanager
+def adopting_orphans():
+    """Makes this process a child subreaper for the block; yields the list
+    to put the watched processes in, which are killed and reaped at the end."""
     _subreaper(True)
     tree = []
     try:
-        p, log, c = start(procs, port, tmp_path)
-        c.send(b'SPAWN|{"seconds": 60, "detach": true};'
-               b'SPAWN|{"seconds": 60, "ignore_term": true, "detach": true};')
-        tree = mu.wait_tree(p.pid, 10)
-        p.send_signal(sig)
-        assert p.wait(timeout=10) == -sig
-        helpers.wait_until(lambda: all(_reaped(q) for q in tree), timeout=15,
-                           what="every worker process of the killed module gone")
+        yield tree
     finally:
         mu.kill_leftovers(tree)
         for q in tree:
             _reaped(q)
         _subreaper(False)
+
+
+def all_reaped(tree, timeout=15.0):
+    helpers.wait_until(lambda: all(_reaped(q) for q in tree), timeout=timeout,
+                       what="every worker process gone")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP])
+def test_module_killed_leaves_no_worker(procs, port, tmp_path, sig):
+    """The module dies without shutting down: every worker tree still ends
+    (SIGTERM, SIGKILL after the grace period) and leaves no process."""
+    with adopting_orphans() as tree:
+        p, log, c = start(procs, port, tmp_path)
+        c.send(b'SPAWN|{"seconds": 60, "detach": true};'
+               b'SPAWN|{"seconds": 60, "ignore_term": true, "detach": true};')
+        tree += mu.wait_tree(p.pid, 10)
+        p.send_signal(sig)
+        assert p.wait(timeout=10) == -sig
+        all_reaped(tree)
+
+
+def test_stopped_supervisor_is_killed_with_its_tree(procs, port, tmp_path):
+    """Last resort: a supervisor stopped from outside (SIGSTOP) never reports
+    its tree gone; 3 s after the grace period the module kills the tree and
+    the supervisor, and the worker leaves the book."""
+    with adopting_orphans() as tree:
+        p, log, c = start(procs, port, tmp_path)
+        c.send(b'SPAWN|{"seconds": 60, "detach": true};')
+        tree += mu.wait_tree(p.pid, 5)
+        supervisor = next(q for q in tree if q.ppid() == p.pid)
+        supervisor.send_signal(signal.SIGSTOP)
+        c.send(b"STOP;")
+        log_has(log, "process tree of SPAWN#1 still not gone 3.0 s after SIGKILL; killing it",
+                timeout=20)
+        all_reaped(tree)
+        log_has(log, "process tree of SPAWN#1 is gone")
+        assert c.request(b"UP;", b"1") == b"1"
 
 
 def test_workers_that_end_by_themselves_leave_the_book(procs, port, tmp_path):
@@ -168,7 +199,7 @@ def test_workers_that_end_by_themselves_leave_the_book(procs, port, tmp_path):
     # nothing is left for STOP to do
     c.send(b"STOP;")
     assert c.request(b"UP;", b"1") == b"1"
-    assert "Closing process group" not in log.read_text()
+    assert "Closing process tree" not in log.read_text()
     assert "Stopping thread worker" not in log.read_text()
 
 
