@@ -64,3 +64,10 @@ void dp_log_console_emit(const dp_log_record_t *rec) {
   if (n >= sizeof prefix) n = sizeof prefix - 1;
   dp_log_console_line(rec->level, prefix, n, rec->msg);
 }
+
+int dp_log_wait_until(uv_cond_t *cond, uv_mutex_t *lock, uint64_t deadline) {
+  uint64_t now = uv_hrtime();
+  if (now >= deadline) return DP_ETIMEDOUT;
+  uv_cond_timedwait(cond, lock, deadline - now);
+  return 0;
+}

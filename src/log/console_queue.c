@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,12 +48,13 @@ static struct {
   line_t *head, *tail;
   line_t *writing;                 /* lines the writer has taken (reachable for fork) */
   size_t bytes;                    /* cost of queued and taken lines */
-  size_t max_bytes;                /* bound of `bytes` */
   unsigned long long dropped_head; /* dropped while the queue was empty */
   bool running;                    /* the writer thread exists */
+  bool waiting;                    /* the writer waits for lines */
   uv_thread_t thread;
 } cq;
 
+static atomic_size_t max_bytes = DEFAULT_MAX_BYTES; /* bound of cq.bytes */
 static uv_once_t cq_once = UV_ONCE_INIT;
 static uv_once_t colour_once = UV_ONCE_INIT;
 static bool colour; /* written once under colour_once */
@@ -89,7 +91,7 @@ static void after_fork_child(void) {
   cq.head = cq.tail = cq.writing = NULL;
   cq.bytes = 0;
   cq.dropped_head = 0;
-  cq.running = false;
+  cq.running = cq.waiting = false;
   uv_mutex_unlock(&cq.lock);
 }
 
@@ -97,7 +99,6 @@ static void cq_init(void) {
   uv_mutex_init(&cq.lock);
   uv_cond_init(&cq.wake);
   uv_cond_init(&cq.written);
-  cq.max_bytes = DEFAULT_MAX_BYTES;
   pthread_atfork(before_fork, after_fork_parent, after_fork_child);
   atexit(at_exit);
 }
@@ -213,7 +214,11 @@ static void writer_main(void *arg) {
   pthread_sigmask(SIG_BLOCK, &pipe_only, NULL);
   for (;;) {
     uv_mutex_lock(&cq.lock);
-    while (cq.head == NULL && cq.dropped_head == 0) uv_cond_wait(&cq.wake, &cq.lock);
+    while (cq.head == NULL && cq.dropped_head == 0) {
+      cq.waiting = true;
+      uv_cond_wait(&cq.wake, &cq.lock);
+    }
+    cq.waiting = false;
     line_t *batch = cq.head;
     unsigned long long before = cq.dropped_head;
     cq.writing = batch;
@@ -232,13 +237,12 @@ static void writer_main(void *arg) {
 
 void dp_log_console_line(int level, const char *prefix, size_t prefix_len, const char *msg) {
   uv_once(&cq_once, cq_init);
-  uv_mutex_lock(&cq.lock);
-  size_t max = cq.max_bytes;
-  uv_mutex_unlock(&cq.lock);
-  line_t *l = make_line(level, prefix, prefix_len, msg, strlen(msg), max / 2);
+  line_t *l = make_line(level, prefix, prefix_len, msg, strlen(msg),
+                        atomic_load_explicit(&max_bytes, memory_order_relaxed) / 2);
   uv_mutex_lock(&cq.lock);
   if (!cq.running && uv_thread_create(&cq.thread, writer_main, NULL) == 0) cq.running = true;
-  if (l == NULL || !cq.running || cq.bytes + cost(l) > cq.max_bytes) {
+  if (l == NULL || !cq.running ||
+      cq.bytes + cost(l) > atomic_load_explicit(&max_bytes, memory_order_relaxed)) {
     if (cq.tail != NULL)
       cq.tail->dropped_after++;
     else
@@ -252,16 +256,16 @@ void dp_log_console_line(int level, const char *prefix, size_t prefix_len, const
     cq.bytes += cost(l);
     l = NULL;
   }
-  uv_cond_signal(&cq.wake);
+  if (cq.waiting) { /* a busy writer looks again by itself */
+    cq.waiting = false;
+    uv_cond_signal(&cq.wake);
+  }
   uv_mutex_unlock(&cq.lock);
   free(l);
 }
 
-void dp_log_set_console_limit(size_t max_bytes) {
-  uv_once(&cq_once, cq_init);
-  uv_mutex_lock(&cq.lock);
-  if (max_bytes > 0) cq.max_bytes = max_bytes < 4096 ? 4096 : max_bytes;
-  uv_mutex_unlock(&cq.lock);
+void dp_log_set_console_limit(size_t bytes) {
+  if (bytes > 0) atomic_store(&max_bytes, bytes < 4096 ? 4096 : bytes);
 }
 
 int dp_log_console_flush(unsigned timeout_ms) {
@@ -269,14 +273,8 @@ int dp_log_console_flush(unsigned timeout_ms) {
   int rc = 0;
   uint64_t deadline = uv_hrtime() + (uint64_t)timeout_ms * 1000000u;
   uv_mutex_lock(&cq.lock);
-  while (cq.running && (cq.bytes > 0 || cq.dropped_head > 0)) {
-    uint64_t now = uv_hrtime();
-    if (now >= deadline) {
-      rc = DP_ETIMEDOUT;
-      break;
-    }
-    uv_cond_timedwait(&cq.written, &cq.lock, deadline - now);
-  }
+  while (cq.running && (cq.bytes > 0 || cq.dropped_head > 0))
+    if ((rc = dp_log_wait_until(&cq.written, &cq.lock, deadline)) < 0) break;
   uv_mutex_unlock(&cq.lock);
   return rc;
 }

@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Width and precision are capped here (Python has no cap). */
+#define WIDTH_MAX 4096
+
 /* Python's repr of a float: shortest round-trip digits, '.0' on integral
  * values, exponent form outside 1e-4 <= |v| < 1e16. */
 static void put_py_float(dp_textbuf_t *b, double v) {
@@ -164,7 +167,7 @@ static void c_format(char *out, size_t size, const spec_t *sp, const char *len, 
 
 /* Appends one number printed with a format built at run time (c_format). */
 static void put_c(dp_textbuf_t *b, const char *cfmt, ...) {
-  char tmp[4608]; /* width and precision are capped at 4096; %f of 1e308 has 309 digits */
+  char tmp[WIDTH_MAX + 512]; /* %f of 1e308 has 309 digits before the precision */
   va_list ap;
   va_start(ap, cfmt);
   int n = vsnprintf(tmp, sizeof tmp, cfmt, ap);
@@ -183,8 +186,9 @@ static int convert(dp_textbuf_t *b, const spec_t *sp, const json_t *v, const cha
     char storage[256];
     dp_textbuf_init(&tmp, storage, sizeof storage);
     /* no more than can still be shown: the room left in b, plus what a
-     * width (at most 4096 characters) needs to decide the padding */
-    if (b->limit > 0) tmp.limit = (b->limit > b->len ? b->limit - b->len : 0) + 4 * 4096 + 4;
+     * width (at most WIDTH_MAX characters) needs to decide the padding */
+    if (b->limit > 0)
+      tmp.limit = (b->limit > b->len ? b->limit - b->len : 0) + (size_t)4 * WIDTH_MAX + 4;
     put_value(&tmp, v, sp->type != 's');
     put_padded(b, sp, tmp.data != NULL ? tmp.data : "", tmp.len);
     dp_textbuf_free(&tmp);
@@ -261,13 +265,13 @@ static int read_number(const char **p, const char *end, const json_t *args, size
       return -1;
     }
     json_int_t n = json_integer_value(v);
-    *out = n < 0 ? 0 : n > 4096 ? 4096 : (int)n;
+    *out = n < 0 ? 0 : n > WIDTH_MAX ? WIDTH_MAX : (int)n;
     return 0;
   }
   int n = -1;
   while (*p < end && **p >= '0' && **p <= '9') {
     n = (n < 0 ? 0 : n) * 10 + (**p - '0');
-    if (n > 4096) n = 4096;
+    if (n > WIDTH_MAX) n = WIDTH_MAX;
     (*p)++;
   }
   *out = n;

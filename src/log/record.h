@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 typedef struct dp_log_record {
   const char *name;     /* logger name */
@@ -52,6 +53,10 @@ const char *dp_log_level_colour(int level);
  * clamped to 0..999 (NaN gives 0), a `created` beyond +-1e15 s or NaN shows as
  * the epoch. */
 size_t dp_log_format_asctime(char *out, size_t size, double created, double msecs);
+
+/* Waits on `cond` (with `lock` held) until signalled or until the uv_hrtime()
+ * `deadline`: 0, or DP_ETIMEDOUT when the deadline has passed (console.c). */
+int dp_log_wait_until(uv_cond_t *cond, uv_mutex_t *lock, uint64_t deadline);
 
 /* Network handler (net_handler.c): encodes the record and enqueues it for the
  * sender thread; never waits for the network. */
