@@ -76,7 +76,12 @@ static void at_exit(void) {
   dp_log_console_flush(EXIT_WAIT_MS);
 }
 
+static void cq_init(void);
+
 static void before_fork(void) {
+  /* (done already; it orders this thread after the lock's initialisation for
+   * ThreadSanitizer, which cannot see the order glibc's fork handler list gives) */
+  uv_once(&cq_once, cq_init);
   uv_mutex_lock(&cq.lock);
 }
 

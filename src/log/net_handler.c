@@ -111,7 +111,10 @@ static void at_exit(void) {
 #ifndef _WIN32
 /* fork() while another thread holds q.lock would leave it locked forever in
  * the child: hold it across the fork. */
+static void q_init(void);
+
 static void before_fork(void) {
+  uv_once(&q_once, q_init); /* done already: see console_queue.c */
   uv_mutex_lock(&q.lock);
 }
 
