@@ -116,8 +116,8 @@ size_t dp_log_decoded_line(const dp_log_decoded_t *d, dp_textbuf_t *b);
 /* What dp-logserver does with each frame: decodes the payload (message
  * bound `max_msg`) and appends its standard line to `line`. Returns 0 and
  * sets *level (levelno) and *prefix (the prefix length), or a negative code
- * as dp_log_frame_decode, or DP_ENOMEM. The line is at most max_msg +
- * 2 * DP_LOG_FIELD_MAX + 32 bytes. */
+ * as dp_log_frame_decode, or DP_ENOMEM. The line is at most
+ * max(max_msg, DP_LOG_RENDER_MIN) + 2 * DP_LOG_FIELD_MAX + 32 bytes. */
 int dp_log_frame_line(const char *json, size_t len, size_t max_msg, dp_textbuf_t *line, int *level,
                       size_t *prefix);
 
