@@ -13,6 +13,7 @@
 
 #include "common/error_internal.h"
 #include "dareplane/filter.h"
+#include "filter_internal.h"
 
 struct dp_sosfilt {
   size_t n_sections, n_channels;
@@ -145,7 +146,7 @@ void dp_sosfilt_reset(dp_sosfilt_t *f) {
 }
 
 /* Runs the cascade over rows already copied (as float64) into out. */
-static void run(dp_sosfilt_t *f, double *out, size_t n) {
+void dp_sosfilt_run(dp_sosfilt_t *f, double *out, size_t n) {
   size_t nc = f->n_channels;
   if (f->scale_pending) {
     fill_state(f, out);
@@ -182,7 +183,7 @@ int dp_sosfilt_process(dp_sosfilt_t *f, const double *in, double *out, size_t n_
     if (!isfinite(in[i])) return bad_value(i, f->n_channels);
   if (n_samples == 0) return 0;
   if (out != in) memcpy(out, in, total * sizeof *out);
-  run(f, out, n_samples);
+  dp_sosfilt_run(f, out, n_samples);
   return 0;
 }
 
@@ -194,7 +195,7 @@ int dp_sosfilt_process_f32(dp_sosfilt_t *f, const float *in, double *out, size_t
     if (!isfinite(in[i])) return bad_value(i, f->n_channels);
   if (n_samples == 0) return 0;
   for (size_t i = 0; i < total; i++) out[i] = (double)in[i];
-  run(f, out, n_samples);
+  dp_sosfilt_run(f, out, n_samples);
   return 0;
 }
 
