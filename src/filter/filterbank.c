@@ -84,12 +84,12 @@ int dp_filterbank_new(dp_filterbank_t **out, const dp_filterbank_opts_t *o) {
   fb->output = o->output;
   fb->names = calloc(nb, sizeof *fb->names);
   fb->sos = malloc(nb * (size_t)n_sec * 6 * sizeof *fb->sos);
-  fb->filt = calloc(nb, sizeof *fb->filt);
+  fb->filt = calloc(nb, sizeof(dp_sosfilt_t *));
   fb->in = malloc(BLOCK * nc * sizeof *fb->in);
   fb->band = malloc(BLOCK * nc * sizeof *fb->band);
   fb->rows = malloc(BLOCK * frame * sizeof *fb->rows);
   fb->zeros = calloc(BLOCK, sizeof *fb->zeros);
-  fb->hist = malloc(capacity * frame * sizeof *fb->hist);
+  fb->hist = malloc((capacity > 0 ? capacity : 1) * frame * sizeof *fb->hist);
   size_t dims[2] = {nc, nb};
   if (fb->names == NULL || fb->sos == NULL || fb->filt == NULL || fb->in == NULL ||
       fb->band == NULL || fb->rows == NULL || fb->zeros == NULL || fb->hist == NULL ||

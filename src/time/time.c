@@ -61,8 +61,11 @@ bool dp_sleep_until_stop(double t, dp_stop_t *stop) {
     return false;
   }
   double wake = t - dp_sleep_spin();
-  for (double now = dp_now(); now < wake; now = dp_now())
+  double now = dp_now();
+  while (now < wake) {
     if (dp_stop_wait(stop, wake - now)) return true;
+    now = dp_now();
+  }
   while (dp_now() < t)
     if (dp_stop_requested(stop)) return true;
   return dp_stop_requested(stop);
