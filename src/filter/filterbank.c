@@ -161,13 +161,9 @@ static int filter_any(dp_filterbank_t *fb, const double *d64, const float *d32, 
                       size_t n) {
   if (fb == NULL || (n > 0 && d64 == NULL && d32 == NULL))
     return dp_error_set(DP_EINVAL, "NULL filter bank or data");
-  size_t nc = fb->n_channels, total = n * nc;
-  for (size_t i = 0; i < total; i++)
-    if (!isfinite(d64 ? d64[i] : (double)d32[i]))
-      return dp_error_set(DP_EINVAL,
-                          "sample %zu channel %zu is NaN or infinite; chunk refused, nothing "
-                          "changed",
-                          i / nc, i % nc);
+  size_t nc = fb->n_channels;
+  int rc = dp_filter_check_finite(d64, d32, n, nc);
+  if (rc < 0) return rc;
   for (size_t done = 0; done < n;) {
     size_t m = n - done < BLOCK ? n - done : BLOCK;
     size_t off = done * nc;
