@@ -1,7 +1,8 @@
 /* bench_loop.c - period of a dp_loop_t with a periodic callback that works
  * (busy) for load x dt. Usage: bench-loop DT_S LOAD N_TICKS. Prints one JSON
  * line: the mean period minus dt and the p99 of |period - mean period|, in
- * microseconds, from the callbacks' start times. Driven by bench/suite_loop.py. */
+ * microseconds, from the callbacks' start times after 10 warm-up ticks.
+ * Driven by bench/suite_loop.py. */
 #include <dareplane/loop.h>
 
 #include <math.h>
@@ -23,6 +24,8 @@ static int tick(dp_loop_t *loop, void *ctx) {
   return 0;
 }
 
+enum { WARM = 10 };
+
 static int cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -37,14 +40,16 @@ int main(int argc, char **argv) {
   dp_loop_opts_t o;
   dp_loop_opts_init(&o, dt);
   dp_loop_t *loop;
-  if (r.at == NULL || dev == NULL || r.max < 3 || dp_loop_new(&loop, &o) < 0) return 1;
+  if (r.at == NULL || dev == NULL || r.max < WARM + 3 || dp_loop_new(&loop, &o) < 0) return 1;
   dp_loop_add(loop, tick, &r, NULL);
   dp_loop_run(loop);
-  double mean = (r.at[r.n - 1] - r.at[0]) / (r.n - 1);
-  for (int i = 1; i < r.n; i++) dev[i - 1] = fabs(r.at[i] - r.at[i - 1] - mean);
-  qsort(dev, (size_t)(r.n - 1), sizeof *dev, cmp);
+  /* The first WARM ticks are a warm-up and not counted. */
+  const int w = WARM, m = r.n - WARM;
+  double mean = (r.at[r.n - 1] - r.at[w]) / (m - 1);
+  for (int i = w + 1; i < r.n; i++) dev[i - w - 1] = fabs(r.at[i] - r.at[i - 1] - mean);
+  qsort(dev, (size_t)(m - 1), sizeof *dev, cmp);
   printf("{\"period_error_us\": %.3f, \"jitter_p99_us\": %.3f, \"overruns\": %llu}\n",
-         (mean - dt) * 1e6, dev[(int)(0.99 * (r.n - 2) + 0.5)] * 1e6,
+         (mean - dt) * 1e6, dev[(int)(0.99 * (m - 2) + 0.5)] * 1e6,
          (unsigned long long)dp_loop_overruns(loop));
   dp_loop_free(loop);
   free(r.at);

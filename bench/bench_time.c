@@ -2,7 +2,8 @@
  * the limit: a pure spin on the clock to the same deadline (the best a
  * sleep can do, at 100 % CPU). Usage: bench-time LENGTH_S REPEATS. Prints
  * one JSON line: lateness p50/p99/max in microseconds for ours and the spin,
- * and ours' CPU time as a fraction of the sleep. Driven by bench/suite_time.py. */
+ * and ours' CPU time as a fraction of the sleep, after a discarded warm-up
+ * of 20 short sleeps. Driven by bench/suite_time.py. */
 #include <dareplane/time.h>
 
 #include <stdio.h>
@@ -31,6 +32,7 @@ int main(int argc, char **argv) {
   double *late = calloc((size_t)n, sizeof *late), *spin = calloc((size_t)n, sizeof *spin);
   if (late == NULL || spin == NULL) return 1;
   double cpu = 0;
+  for (int i = 0; i < 20; i++) dp_sleep_s(0.0005); /* warm-up, discarded */
   for (int i = 0; i < n; i++) {
     double c0 = cpu_now(), t0 = dp_now();
     dp_sleep_s(s);
