@@ -104,6 +104,16 @@ def test_butter_sections_equal_scipy(lib, fs, btype, frac):
         np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-15, err_msg=f"order {order}")
 
 
+@pytest.mark.parametrize("btype,frac", DESIGNS)
+def test_high_orders_equal_scipy_too(lib, btype, frac):
+    fs = 1000.0
+    wn = fs * frac if np.isscalar(frac) else (fs * frac[0], fs * frac[1])
+    for order in range(11, 33):  # up to DP_BUTTER_MAX_ORDER
+        ref = ss.butter(order, wn, btype, output="sos", fs=fs)
+        np.testing.assert_allclose(c_butter(lib, order, wn, btype, fs), ref, rtol=1e-12,
+                                   atol=1e-15, err_msg=f"order {order}")
+
+
 @pytest.mark.parametrize(
     "args",
     [
