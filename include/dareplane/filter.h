@@ -4,7 +4,7 @@
  * Design: dp_butter() returns the second-order sections (SOS) that
  * scipy.signal.butter(order, Wn, btype, output="sos", fs=fs) returns: the same
  * sections in the same order, coefficients equal to within about 1e-12
- * relative (an interop test compares them for every type and orders 1..10).
+ * relative (an interop test compares them for every type and orders 1..32).
  * A section is 6 doubles b0 b1 b2 a0 a1 a2 (a0 = 1), as in scipy.
  *
  * Filtering: a dp_sosfilt_t runs any stable SOS cascade over samples x channels
