@@ -22,6 +22,15 @@ typedef struct {
 
 /* After CLOSE, connections get this long to take their last replies. */
 #define LINGER_MS 2000
+/* Back-pressure: a client with more than this queued is not read from (its
+ * commands wait in the kernel) until it has taken half of it. */
+#define PAUSE_READING_AT ((size_t)256 * 1024)
+/* One read takes at most this much of a client's input: with the yield
+ * after a full read, the most work one client can put between two turns of
+ * the loop (and so before the control room's UP). */
+#define READ_SIZE (16 * 1024)
+/* Replies to one read are gathered into one write up to this size. */
+#define BATCH_MAX ((size_t)64 * 1024)
 
 static void maybe_finish(dp_server_t *srv);
 
@@ -75,7 +84,9 @@ dp_server_t *dp_server_new(const dp_server_opts_t *opts) {
   uv_timer_init(&srv->loop, &srv->reaper);
   uv_timer_init(&srv->loop, &srv->linger);
   uv_timer_init(&srv->loop, &srv->sweep);
+  uv_check_init(&srv->loop, &srv->resume);
   srv->wake.data = srv->reaper.data = srv->linger.data = srv->sweep.data = srv;
+  srv->resume.data = srv;
   uv_mutex_init(&srv->out_lock);
   srv->out_tail = &srv->out_head;
   srv->next_conn_id = srv->next_worker_id = 1;
@@ -123,6 +134,9 @@ void dp_conn_close(dp_conn_t *c) {
   uv_close(&c->io.handle, conn_handle_closed);
 }
 
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
 static void write_cb(uv_write_t *req, int status) {
   write_req_t *w = (write_req_t *)req;
   dp_conn_t *c = w->conn;
@@ -130,6 +144,10 @@ static void write_cb(uv_write_t *req, int status) {
   if (!c->closing) c->srv->queued_total -= w->cost;
   free(w);
   c->writes_pending--;
+  if (c->paused && c->queued <= PAUSE_READING_AT / 2 && !c->closing && !c->srv->closing) {
+    c->paused = false;
+    if (!c->yielded) uv_read_start(&c->io.stream, alloc_cb, read_cb);
+  }
   if (status < 0 && status != UV_ECANCELED && !c->closing) {
     dp_log_info(c->srv->log, "client %llu: write failed (%s), closing it",
                 (unsigned long long)c->id, uv_strerror(status));
@@ -141,22 +159,19 @@ static void write_now(dp_conn_t *c, const char *data, size_t len);
 
 void dp_conn_send(dp_conn_t *c, const char *data, size_t len) {
   if (c->closing || len == 0) return;
-  if (c->batching) {
-    if (c->out_len + len > c->out_cap) {
-      size_t cap = (c->out_len + len) * 2;
-      char *b = realloc(c->out, cap);
-      if (b == NULL) { /* no room to gather: write what we have, then this */
-        write_now(c, c->out, c->out_len);
-        c->out_len = 0;
-        write_now(c, data, len);
-        return;
-      }
-      c->out = b;
-      c->out_cap = cap;
+  if (c->batching && c->out_len + len <= BATCH_MAX) {
+    if (c->out == NULL && (c->out = malloc(BATCH_MAX)) == NULL) {
+      write_now(c, data, len);
+      return;
     }
     memcpy(c->out + c->out_len, data, len);
     c->out_len += len;
     return;
+  }
+  if (c->out_len > 0) { /* what was gathered goes first */
+    size_t n = c->out_len;
+    c->out_len = 0;
+    write_now(c, c->out, n);
   }
   write_now(c, data, len);
 }
@@ -164,13 +179,9 @@ void dp_conn_send(dp_conn_t *c, const char *data, size_t len) {
 /* Ends a batch: writes what the handled read produced. */
 static void flush(dp_conn_t *c) {
   c->batching = false;
-  if (c->out_len > 0 && !c->closing) write_now(c, c->out, c->out_len);
+  size_t n = c->out_len;
   c->out_len = 0;
-  if (c->out_cap > (size_t)64 * 1024) { /* do not keep a huge buffer around */
-    free(c->out);
-    c->out = NULL;
-    c->out_cap = 0;
-  }
+  if (n > 0) write_now(c, c->out, n);
 }
 
 static void write_now(dp_conn_t *c, const char *data, size_t len) {
@@ -210,13 +221,30 @@ static void write_now(dp_conn_t *c, const char *data, size_t len) {
   c->writes_pending++;
   c->queued += cost;
   c->srv->queued_total += cost;
+  if (c->queued > PAUSE_READING_AT && !c->paused) {
+    c->paused = true;
+    uv_read_stop(&c->io.stream);
+  }
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
-  static _Thread_local char chunk[64 * 1024]; /* reads are handled before the next */
+  static _Thread_local char chunk[READ_SIZE]; /* reads are handled before the next */
   (void)h;
   *buf = uv_buf_init(chunk, sizeof chunk);
+}
+
+/* Fairness: after a full read a client yields until the next turn of the
+ * loop (libuv would read it again at once), so that one client sending a
+ * lot delays the others by one read at most. */
+static void resume_cb(uv_check_t *h) {
+  dp_server_t *srv = h->data;
+  uv_check_stop(h);
+  for (dp_conn_t *c = srv->conns; c != NULL; c = c->next) {
+    if (!c->yielded) continue;
+    c->yielded = false;
+    if (!c->paused && !srv->closing) uv_read_start(&c->io.stream, alloc_cb, read_cb);
+  }
 }
 
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -229,6 +257,11 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       dp_conn_log(c, DP_LOG_ERROR, "client %llu sent %s; disconnecting it",
                   (unsigned long long)c->id, dp_error_detail());
       dp_conn_close(c);
+    }
+    if ((size_t)nread == buf->len && !c->closing && !c->paused && !c->srv->closing) {
+      c->yielded = true;
+      uv_read_stop(&c->io.stream);
+      uv_check_start(&c->srv->resume, resume_cb);
     }
   } else if (nread < 0) {
     if (nread != UV_EOF)
@@ -403,6 +436,7 @@ static void maybe_finish(dp_server_t *srv) {
   uv_close((uv_handle_t *)&srv->reaper, NULL);
   uv_close((uv_handle_t *)&srv->linger, NULL);
   uv_close((uv_handle_t *)&srv->sweep, NULL);
+  uv_close((uv_handle_t *)&srv->resume, NULL);
 }
 
 void dp_server_check_finish(dp_server_t *srv) {

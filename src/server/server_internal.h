@@ -54,9 +54,11 @@ struct dp_conn {
   dp_rate_t log_rate; /* log lines its input caused */
   size_t writes_pending;
   size_t queued; /* bytes (and per-write overhead) in pending writes */
-  char *out;     /* replies gathered while a read is handled: one write per read */
-  size_t out_len, out_cap;
+  char *out;     /* replies gathered while a read is handled (BATCH_MAX bytes) */
+  size_t out_len;
   bool batching;
+  bool paused;  /* not read from until it takes its replies (back-pressure) */
+  bool yielded; /* not read from until the loop's next turn (fairness) */
   bool closing;
 };
 
@@ -68,6 +70,7 @@ struct dp_server {
   uv_timer_t reaper; /* ticks while workers are being stopped */
   uv_timer_t linger; /* bounds how long shutdown waits for slow readers */
   uv_timer_t sweep;  /* ticks while clients are connected: idle policy, log summaries */
+  uv_check_t resume; /* clients that yielded after a full read read again */
   bool listening;
   bool running;
   bool closing; /* shutdown has begun (loop thread) */
