@@ -32,9 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_COMMAND 2048
 
-static int echo(dp_request_t *req, void *user) {
+/* Replies the JSON text of "text" (any type). */
+static int echo_json(dp_request_t *req, void *user) {
   (void)user;
-  const char *text = dp_request_string(req, "text", "");
+  const char *text = dp_request_json(req, "text", "null");
   return dp_request_reply(req, text, strlen(text));
 }
 
@@ -49,7 +50,8 @@ static int add_then_fail(dp_request_t *req, void *user) {
   unsigned *n = user;
   char name[32];
   snprintf(name, sizeof name, "ADDED%u", (*n)++);
-  dp_server_add(dp_request_server(req), dp_request_string(req, "name", name), echo, NULL, NULL);
+  dp_server_add(dp_request_server(req), dp_request_string(req, "name", name), echo_json, NULL,
+                NULL);
   return DP_EINVAL;
 }
 
@@ -151,7 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   o.log_lines_per_s = 5;
   dp_server_t *srv = dp_server_new(&o);
   unsigned added = 0;
-  if (srv == NULL || dp_server_add(srv, "ECHO", echo, NULL, NULL) < 0 ||
+  if (srv == NULL || dp_server_add(srv, "ECHO", echo_json, NULL, NULL) < 0 ||
       dp_server_add(srv, "FAIL", failing, NULL, NULL) < 0 ||
       dp_server_add(srv, "ADD", add_then_fail, &added, NULL) < 0 ||
       dp_server_add(srv, "ARGS", args, NULL, NULL) < 0 ||

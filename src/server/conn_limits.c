@@ -29,7 +29,7 @@
 
 #define WINDOW_MS 1000
 /* Descriptors left for everything else (log socket, workers, files). */
-#define FD_RESERVE 64
+#define FD_RESERVE ((size_t)64)
 
 static int slot(int level) {
   return level >= DP_LOG_ERROR ? 2 : level >= DP_LOG_WARNING ? 1 : 0;

@@ -5,6 +5,7 @@
 #define DP_TEST_SERVER_FIXTURE_H
 
 #include <errno.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <uv.h>
 
 #include "dareplane/client.h"
+#include "dareplane/log.h"
 #include "dareplane/server.h"
 
 typedef struct {
@@ -93,6 +95,37 @@ static inline bool raw_closed_within(int fd, int ms) {
   while (uv_hrtime() < deadline)
     if (raw_read(fd, buf, sizeof buf, 10) == 0) return true;
   return false;
+}
+
+/* The server's log (logger dareplane.server at INFO) on the console, with
+ * stderr sent to a temporary file, between capture_console() and
+ * release_console(), which returns the file to read (fclose() it). */
+typedef struct {
+  char path[64];
+  int fd, saved;
+} console_capture_t;
+
+static inline void capture_console(console_capture_t *c) {
+  snprintf(c->path, sizeof c->path, "/tmp/dp_test_console_XXXXXX");
+  c->fd = mkstemp(c->path);
+  c->saved = dup(2);
+  assert_true(c->fd >= 0 && c->saved >= 0);
+  dup2(c->fd, 2);
+  dp_logger_set_level(dp_log_get("dareplane.server"), DP_LOG_INFO);
+  dp_log_set_console(true);
+}
+
+static inline FILE *release_console(console_capture_t *c) {
+  dp_log_set_console(false);
+  dp_logger_set_level(dp_log_get("dareplane.server"), DP_LOG_NOTSET);
+  fflush(stderr);
+  dup2(c->saved, 2);
+  close(c->saved);
+  remove(c->path);
+  FILE *f = fdopen(c->fd, "r");
+  assert_non_null(f);
+  rewind(f);
+  return f;
 }
 
 #endif

@@ -264,23 +264,14 @@ static void workers_and_callbacks(void **state) {
   assert_int_equal(dp_client_send(a, "WORK|{\"kind\": \"stubborn\"}"), 0);
   wait_workers(a, "3");
   /* the server's console log goes to a file for the STOP */
-  char log_path[] = "/tmp/dp_test_server_log_XXXXXX";
-  int log_fd = mkstemp(log_path), saved_stderr = dup(2);
-  assert_true(log_fd >= 0 && saved_stderr >= 0);
-  dup2(log_fd, 2);
-  dp_logger_set_level(dp_log_get("dareplane.server"), DP_LOG_INFO);
-  dp_log_set_console(true);
+  console_capture_t cap;
+  capture_console(&cap);
   assert_int_equal(dp_client_send(a, "STOP"), 0);
   wait_workers(a, "0");
-  dp_log_set_console(false);
-  dp_logger_set_level(dp_log_get("dareplane.server"), DP_LOG_NOTSET);
-  fflush(stderr);
-  dup2(saved_stderr, 2);
-  close(saved_stderr);
+  FILE *log = release_console(&cap);
   char text[8192] = "";
-  ssize_t got = pread(log_fd, text, sizeof text - 1, 0);
-  close(log_fd);
-  remove(log_path);
+  size_t got = fread(text, 1, sizeof text - 1, log);
+  fclose(log);
   assert_true(got > 0);
   assert_non_null(strstr(text, "did not end within 0.1 s of STOP")); /* the stubborn one */
   assert_non_null(strstr(text, "ended (late)"));

@@ -206,12 +206,8 @@ static void log_budget_on_a_fake_clock(void **state) {
  * number of lines, says how many were suppressed, and the room is served. */
 static void garbage_flood_logs_little(void **state) {
   (void)state;
-  char log_path[] = "/tmp/dp_test_limits_log_XXXXXX";
-  int log_fd = mkstemp(log_path), saved_stderr = dup(2);
-  assert_true(log_fd >= 0 && saved_stderr >= 0);
-  dup2(log_fd, 2);
-  dp_logger_set_level(dp_log_get("dareplane.server"), DP_LOG_INFO);
-  dp_log_set_console(true);
+  console_capture_t cap;
+  capture_console(&cap);
   fixture_t f;
   dp_server_opts_t o = opts();
   start(&f, &o);
@@ -237,13 +233,7 @@ static void garbage_flood_logs_little(void **state) {
   expect(room, "UP", "1");
   dp_client_close(room);
   fixture_stop(&f);
-  dp_log_set_console(false);
-  dp_logger_set_level(dp_log_get("dareplane.server"), DP_LOG_NOTSET);
-  fflush(stderr);
-  dup2(saved_stderr, 2);
-  close(saved_stderr);
-  FILE *log = fdopen(log_fd, "r");
-  rewind(log);
+  FILE *log = release_console(&cap);
   size_t lines = 0, unknown = 0, summaries = 0;
   char line[1024];
   while (fgets(line, sizeof line, log) != NULL) {
@@ -252,7 +242,6 @@ static void garbage_flood_logs_little(void **state) {
     summaries += strstr(line, "more log lines about its input suppressed") != NULL;
   }
   fclose(log);
-  remove(log_path);
   free(garbage);
   assert_true(unknown > 0);
   assert_true(summaries > 0);
