@@ -1,8 +1,8 @@
 """Abuse of a running dp-example-module, as a hostile or unlucky peer would
 do it, while a control room keeps looking: a garbage flood, hundreds of idle
-connections (also past the connection limit and under a low limit of open
-files), clients that never read their replies, and commands trickled one
-byte at a time. Throughout, a new control-room connection gets its greeting
+connections (also past the connection limit, under a low limit of open
+files, and with short silent/idle timeouts), clients that never read their
+replies, and commands trickled one byte at a time. Throughout, a new control-room connection gets its greeting
 and its UP answered (median round trip under 100 ms), and the module's peak
 RSS stays under the documented caps (README: the module server's limits)."""
 import resource
@@ -122,6 +122,34 @@ def test_past_the_connection_limit(procs, port, tmp_path):
             closed += 1
     assert closed == 60  # the oldest ones
     for c in idle:
+        c.close()
+
+
+def test_silent_and_idle_timeouts(procs, port, tmp_path):
+    """--silent_timeout=0.3 --idle_timeout=3: a client that never sends a
+    command is closed first, one that sent UP once later; the control room,
+    polling UP, stays."""
+    module = Module(procs, port, tmp_path, "--silent_timeout=0.3", "--idle_timeout=3")
+    room = mu.Client(module.port)
+    silent = mu.Client(module.port)
+    idle = mu.Client(module.port)
+    assert idle.request(b"UP;", b"1") == b"1"
+
+    def closed(c):
+        c.sock.settimeout(0.01)
+        try:
+            return c.sock.recv(1) == b""
+        except TimeoutError:
+            return False
+
+    helpers.wait_until(lambda: room.request(b"UP;", b"1") and closed(silent),
+                       what="the silent client closed")
+    assert not closed(idle)
+    helpers.wait_until(lambda: room.request(b"UP;", b"1") and closed(idle),
+                       what="the idle client closed")
+    assert room.request(b"UP;", b"1") == b"1"
+    assert "no command for" in module.log_text()
+    for c in (room, silent, idle):
         c.close()
 
 
