@@ -29,8 +29,6 @@ typedef struct {
  * after a full read, the most work one client can put between two turns of
  * the loop (and so before the control room's UP). */
 #define READ_SIZE (16 * 1024)
-/* Replies to one read are gathered into one write up to this size. */
-#define BATCH_MAX ((size_t)64 * 1024)
 
 static void maybe_finish(dp_server_t *srv);
 
@@ -111,7 +109,6 @@ static void conn_handle_closed(uv_handle_t *h) {
   dp_conn_t *c = h->data;
   dp_server_t *srv = c->srv;
   dp_framer_free(&c->framer);
-  free(c->out);
   free(c);
   maybe_finish(srv);
 }
@@ -159,19 +156,16 @@ static void write_now(dp_conn_t *c, const char *data, size_t len);
 
 void dp_conn_send(dp_conn_t *c, const char *data, size_t len) {
   if (c->closing || len == 0) return;
-  if (c->batching && c->out_len + len <= BATCH_MAX) {
-    if (c->out == NULL && (c->out = malloc(BATCH_MAX)) == NULL) {
-      write_now(c, data, len);
-      return;
-    }
-    memcpy(c->out + c->out_len, data, len);
-    c->out_len += len;
+  dp_server_t *srv = c->srv;
+  if (c->batching && srv->batch_len + len <= BATCH_MAX) {
+    memcpy(srv->batch + srv->batch_len, data, len);
+    srv->batch_len += len;
     return;
   }
-  if (c->out_len > 0) { /* what was gathered goes first */
-    size_t n = c->out_len;
-    c->out_len = 0;
-    write_now(c, c->out, n);
+  if (c->batching && srv->batch_len > 0) { /* what was gathered goes first */
+    size_t n = srv->batch_len;
+    srv->batch_len = 0;
+    write_now(c, srv->batch, n);
   }
   write_now(c, data, len);
 }
@@ -179,9 +173,9 @@ void dp_conn_send(dp_conn_t *c, const char *data, size_t len) {
 /* Ends a batch: writes what the handled read produced. */
 static void flush(dp_conn_t *c) {
   c->batching = false;
-  size_t n = c->out_len;
-  c->out_len = 0;
-  if (n > 0) write_now(c, c->out, n);
+  size_t n = c->srv->batch_len;
+  c->srv->batch_len = 0;
+  if (n > 0) write_now(c, c->srv->batch, n);
 }
 
 static void write_now(dp_conn_t *c, const char *data, size_t len) {

@@ -17,6 +17,9 @@
 #include <stdatomic.h>
 #include <uv.h>
 
+/* Replies to one read are gathered into one write up to this size. */
+#define BATCH_MAX ((size_t)64 * 1024)
+
 typedef struct dp_conn dp_conn_t;
 typedef struct dp_worker dp_worker_t;
 
@@ -54,11 +57,9 @@ struct dp_conn {
   dp_rate_t log_rate; /* log lines its input caused */
   size_t writes_pending;
   size_t queued; /* bytes (and per-write overhead) in pending writes */
-  char *out;     /* replies gathered while a read is handled (BATCH_MAX bytes) */
-  size_t out_len;
-  bool batching;
-  bool paused;  /* not read from until it takes its replies (back-pressure) */
-  bool yielded; /* not read from until the loop's next turn (fairness) */
+  bool batching; /* its replies go to srv->batch (while one read of it is handled) */
+  bool paused;   /* not read from until it takes its replies (back-pressure) */
+  bool yielded;  /* not read from until the loop's next turn (fairness) */
   bool closing;
 };
 
@@ -87,6 +88,11 @@ struct dp_server {
   size_t max_clients;  /* opts.max_clients, lowered to fit the descriptor limit */
   size_t queued_total; /* the queued bytes of every open connection */
   dp_rate_t log_rate;  /* log lines about limits (accepts, evictions, caps) */
+
+  /* Replies to the read being handled, gathered into one write (one client
+   * at a time: reads are handled one after the other). */
+  char batch[BATCH_MAX];
+  size_t batch_len;
 
   uv_mutex_t out_lock;
   dp_outmsg_t *out_head, **out_tail;
