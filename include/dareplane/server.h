@@ -58,6 +58,10 @@
  *   bytes, all clients' together up to `max_output_total`; past either, the
  *   client with the most bytes queued is disconnected. Each queued write
  *   counts with its bookkeeping (about 130 bytes).
+ * - Back-pressure and fairness: a client with more than 256 KiB of replies
+ *   queued is not read from until it has taken half of them (its commands
+ *   wait in the kernel), and one read takes at most 16 KiB of a client's
+ *   input before the other clients get their turn.
  * - Bytes of an unfinished command: up to `max_command_len` per client.
  * - Log lines one client's input causes ("Received: ...", unknown commands,
  *   invalid ones, failing handlers, wrong argument types): at most
