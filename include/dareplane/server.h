@@ -57,7 +57,7 @@
  * - Replies a client does not read are queued up to `max_output_per_client`
  *   bytes, all clients' together up to `max_output_total`; past either, the
  *   client with the most bytes queued is disconnected. Each queued write
- *   counts with its bookkeeping (about 130 bytes).
+ *   counts with its bookkeeping (about 200 bytes).
  * - Back-pressure and fairness: a client with more than 256 KiB of replies
  *   queued is not read from until it has taken half of them (its commands
  *   wait in the kernel), and one read takes at most 16 KiB of a client's
