@@ -9,6 +9,7 @@
 #include "dareplane/log.h"
 #include "dareplane/client.h"
 #include "dareplane/lsl.h"
+#include "dareplane/launcher.h"
 #include "dareplane/lsl_outlet.h"
 #include "dareplane/module.h"
 #include "dareplane/ringbuffer.h"
