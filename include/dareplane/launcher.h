@@ -53,18 +53,18 @@ extern "C" {
 typedef struct dp_launcher dp_launcher_t;
 
 typedef struct {
-  const char *name;             /* for messages and logs; default "module" */
-  const char *path;             /* executable; NULL: connect only (kind "conn_only") */
-  const char *const *args;      /* arguments after the program name, NULL-ended; may be NULL */
-  const char *cwd;              /* working directory; NULL: ours */
-  const char *const *env;       /* "K=V" strings, NULL-ended; NULL: our environment */
-  const char *host;             /* where to connect; default "127.0.0.1" */
-  int port;                     /* the module's port (required, 1..65535) */
-  double start_timeout_s;       /* for the port to open and greet; default 10 */
-  double reply_timeout_s;       /* for GET_PCOMMS and UP at start; default 1 */
-  double close_grace_s;         /* CLOSE -> SIGTERM to the group; default 2 */
-  double term_grace_s;          /* SIGTERM -> SIGKILL; default 2 */
-  bool quiet;                   /* the module's stdout/stderr to /dev/null; default false */
+  const char *name;        /* for messages and logs; default "module" */
+  const char *path;        /* executable; NULL: connect only (kind "conn_only") */
+  const char *const *args; /* arguments after the program name, NULL-ended; may be NULL */
+  const char *cwd;         /* working directory; NULL: ours */
+  const char *const *env;  /* "K=V" strings, NULL-ended; NULL: our environment */
+  const char *host;        /* where to connect; default "127.0.0.1" */
+  int port;                /* the module's port (required, 1..65535) */
+  double start_timeout_s;  /* for the port to open and greet; default 10 */
+  double reply_timeout_s;  /* for GET_PCOMMS and UP at start; default 1 */
+  double close_grace_s;    /* CLOSE -> SIGTERM to the group; default 2 */
+  double term_grace_s;     /* SIGTERM -> SIGKILL; default 2 */
+  bool quiet;              /* the module's stdout/stderr to /dev/null; default false */
 } dp_launcher_opts_t;
 
 /* Fills *opts with the defaults above. */

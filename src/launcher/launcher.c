@@ -28,23 +28,23 @@
 #include <sys/prctl.h>
 #endif
 
-#define PORT_RETRY_MS    20 /* between connection attempts while the port is closed */
-#define STOP_TICK_MS     10 /* between checks while a group ends */
-#define KILL_WAIT_S      5.0
-#define DEFAULT_START_S  10.0
-#define DEFAULT_REPLY_S  1.0
-#define DEFAULT_GRACE_S  2.0
-#define MAX_ARGS         256
+#define PORT_RETRY_MS   20 /* between connection attempts while the port is closed */
+#define STOP_TICK_MS    10 /* between checks while a group ends */
+#define KILL_WAIT_S     5.0
+#define DEFAULT_START_S 10.0
+#define DEFAULT_REPLY_S 1.0
+#define DEFAULT_GRACE_S 2.0
+#define MAX_ARGS        256
 
 struct dp_launcher {
   char *name;
   uv_loop_t loop;
   uv_process_t proc;
   uv_timer_t timer;
-  bool spawned;  /* proc is an open handle */
-  bool exited;   /* libuv reaped the leader */
-  int status;    /* exit code, or -signal */
-  int pid;       /* leader = process group id; 0 for connect-only */
+  bool spawned; /* proc is an open handle */
+  bool exited;  /* libuv reaped the leader */
+  int status;   /* exit code, or -signal */
+  int pid;      /* leader = process group id; 0 for connect-only */
   dp_client_t *client;
   char **pcomms;
   size_t npcomms;
@@ -181,8 +181,8 @@ static int connect_when_open(dp_launcher_t *l, const dp_launcher_opts_t *o) {
     int err = dp_error_last();
     if (err != DP_ECONN && err != DP_ETIMEDOUT) return err;
     if (now_s() >= deadline)
-      return dp_error_set(DP_ETIMEDOUT, "module %s: port %s:%d did not open within %.1f s",
-                          l->name, o->host, o->port, o->start_timeout_s);
+      return dp_error_set(DP_ETIMEDOUT, "module %s: port %s:%d did not open within %.1f s", l->name,
+                          o->host, o->port, o->start_timeout_s);
     if (l->pid != 0)
       wait_ms(l, PORT_RETRY_MS);
     else

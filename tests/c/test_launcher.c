@@ -107,9 +107,8 @@ static void test_no_orphans(void **state) {
   assert_true(fd >= 0);
   close(fd);
   char script[2400];
-  snprintf(script, sizeof script,
-           "trap '' TERM; sleep 300 & echo $! > %s; exec '%s' --port=%d", pidfile, module_path,
-           port);
+  snprintf(script, sizeof script, "trap '' TERM; sleep 300 & echo $! > %s; exec '%s' --port=%d",
+           pidfile, module_path, port);
   const char *args[] = {"-c", script, NULL};
   dp_launcher_opts_t o;
   opts_for(&o, "/bin/sh", args, port);
@@ -196,8 +195,8 @@ int main(void) {
   const char *bin = getenv("DP_BIN_DIR");
   snprintf(module_path, sizeof module_path, "%s/dp-example-module", bin != NULL ? bin : "bin");
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_start_drive_close), cmocka_unit_test(test_no_orphans),
-      cmocka_unit_test(test_port_never_opens),  cmocka_unit_test(test_exits_before_port),
+      cmocka_unit_test(test_start_drive_close),  cmocka_unit_test(test_no_orphans),
+      cmocka_unit_test(test_port_never_opens),   cmocka_unit_test(test_exits_before_port),
       cmocka_unit_test(test_dies_while_running), cmocka_unit_test(test_bad_start),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
