@@ -20,8 +20,8 @@ struct dp_stage {
   dp_stream_watcher_t *sw;
   dp_lsl_outlet_t *out;
   size_t capacity, channels;
-  void *raw;      /* capacity x channels of the input's format */
-  double *data;   /* the same as doubles */
+  void *raw;    /* capacity x channels of the input's format */
+  double *data; /* the same as doubles */
   double *times;
   /* counters, under mu (read by STATS on the loop thread) */
   uv_mutex_t mu;
@@ -214,10 +214,11 @@ static void worker(dp_stop_t *stop, void *arg) {
   st->out = NULL;
   st->sw = NULL;
   st->raw = st->data = st->times = NULL;
-  dp_log_info(st->log, "stopped after %llu batches, %llu samples in, %llu out; CPU %.3f s in %.1f s (%.2f %%)",
-              (unsigned long long)st->batches, (unsigned long long)st->in,
-              (unsigned long long)st->out_n, st->cpu_s, st->wall_s,
-              st->wall_s > 0 ? 100.0 * st->cpu_s / st->wall_s : 0.0);
+  dp_log_info(
+      st->log,
+      "stopped after %llu batches, %llu samples in, %llu out; CPU %.3f s in %.1f s (%.2f %%)",
+      (unsigned long long)st->batches, (unsigned long long)st->in, (unsigned long long)st->out_n,
+      st->cpu_s, st->wall_s, st->wall_s > 0 ? 100.0 * st->cpu_s / st->wall_s : 0.0);
   atomic_store(&st->running, false);
 }
 
@@ -272,7 +273,7 @@ int dp_stage_setup(dp_server_t *srv, const dp_module_t *mod, dp_stage_def_t *def
   if (stage.lat == NULL || uv_mutex_init(&stage.mu) != 0) return DP_ENOMEM;
   int rc = dp_server_add(srv, "START", start, &stage, "start processing (STOP ends it)");
   if (rc == 0)
-    rc = dp_server_add(srv, "STATS", stats, &stage,
-                       "reply counters, CPU use and input age as JSON");
+    rc =
+        dp_server_add(srv, "STATS", stats, &stage, "reply counters, CPU use and input age as JSON");
   return rc;
 }

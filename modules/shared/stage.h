@@ -46,14 +46,14 @@ typedef int (*dp_stage_step_fn)(dp_stage_t *st, const double *data, const double
 typedef void (*dp_stage_end_fn)(dp_stage_t *st, void *user);
 
 typedef struct {
-  const char *in_name;          /* input stream name */
-  double buffer_s;              /* input buffer; the most samples one batch holds */
-  double connect_timeout_s;     /* wait for the input to appear */
-  double poll_s;                /* sleep when nothing is new */
-  dp_lsl_outlet_config_t out;   /* the output stream */
-  dp_stage_begin_fn begin;      /* may be NULL */
+  const char *in_name;        /* input stream name */
+  double buffer_s;            /* input buffer; the most samples one batch holds */
+  double connect_timeout_s;   /* wait for the input to appear */
+  double poll_s;              /* sleep when nothing is new */
+  dp_lsl_outlet_config_t out; /* the output stream */
+  dp_stage_begin_fn begin;    /* may be NULL */
   dp_stage_step_fn step;
-  dp_stage_end_fn end;          /* may be NULL */
+  dp_stage_end_fn end; /* may be NULL */
   void *user;
 } dp_stage_def_t;
 
@@ -69,10 +69,11 @@ int dp_stage_setup(dp_server_t *srv, const dp_module_t *mod, dp_stage_def_t *def
 int dp_stage_read_flags(const dp_module_t *mod, dp_stage_def_t *def);
 
 #define DP_STAGE_FLAGS(in, out)                                                                    \
-  {"in_stream", in, "input LSL stream name"}, {"out_stream", out, "output LSL stream name"},      \
+  {"in_stream", in, "input LSL stream name"}, {"out_stream", out, "output LSL stream name"},       \
       {"buffer_s", "0.5", "input buffer in seconds (the largest batch)"},                          \
-      {"poll_ms", "0.2", "sleep when no new sample is there, ms"},                                 \
-      {"connect_timeout_s", "10", "wait this long for the input stream at START"}
+      {"poll_ms", "0.2", "sleep when no new sample is there, ms"}, {                               \
+    "connect_timeout_s", "10", "wait this long for the input stream at START"                      \
+  }
 
 /* A module flag as a finite number in [min, max]; prints and logs a clear
  * error (naming the flag, its value and the range) and returns DP_EINVAL
