@@ -201,6 +201,14 @@ DP_EXTERN bool dp_stop_requested(dp_stop_t *stop);
  * worker should stop. Thread-safe. */
 DP_EXTERN bool dp_stop_wait(dp_stop_t *stop, double seconds);
 
+/* Registers fn(ctx) to be called when the stop signal is raised (at once,
+ * on this thread, when it already is), so that a worker waiting on
+ * something else than dp_stop_wait() (an event loop, dareplane/loop.h) wakes
+ * at once. One callback per stop; fn NULL removes it, after which it is no
+ * longer called. fn runs with the stop's lock held: it must be short and
+ * must not call dp_stop_* on the same stop. Thread-safe. */
+DP_EXTERN void dp_stop_on_signal(dp_stop_t *stop, void (*fn)(void *ctx), void *ctx);
+
 /* Starts a thread worker and puts it in the book under the request's
  * command. STOP signals it and joins it (waiting up to join_timeout_s; one
  * that does not end is reported as an error and joined when it ends). A
