@@ -198,6 +198,7 @@ static void worker(dp_stop_t *stop, void *arg) {
   int rc = connect_input(st, stop);
   bool begun = rc == 0; /* end() is owed from here on, even if begin fails */
   if (rc == 0 && d->begin != NULL) rc = d->begin(st, d->user);
+  if (d->out.source_id == NULL) d->out.source_id = d->out.name; /* lets inlets recover */
   if (rc == 0 && (rc = dp_lsl_outlet_new(&st->out, &d->out)) < 0)
     dp_log_error(st->log, "output stream '%s': %s", d->out.name, dp_error_detail());
   if (rc == 0) {
