@@ -59,7 +59,11 @@ typedef struct {
   const char *cwd;         /* working directory; NULL: ours */
   const char *const *env;  /* "K=V" strings, NULL-ended; NULL: our environment */
   const char *host;        /* where to connect; default "127.0.0.1" */
-  int port;                /* the module's port (required, 1..65535) */
+  int port;                /* the module's port (1..65535); 0: a program without
+                              one (e.g. a stream source): start it, nothing else */
+  bool plain_port;         /* the port is not a module's (e.g. dp-logserver): wait
+                              until it accepts, then close that connection; no
+                              greeting, GET_PCOMMS or UP; default false */
   double start_timeout_s;  /* for the port to open and greet; default 10 */
   double reply_timeout_s;  /* for GET_PCOMMS and UP at start; default 1 */
   double close_grace_s;    /* CLOSE -> SIGTERM to the group; default 2 */
@@ -71,7 +75,8 @@ typedef struct {
 DP_EXTERN void dp_launcher_opts_init(dp_launcher_opts_t *opts);
 
 /* Starts the executable (when opts->path is set), waits for its port, connects,
- * reads the greeting, asks GET_PCOMMS and checks UP. On success *out owns the
+ * reads the greeting, asks GET_PCOMMS and checks UP (with `plain_port`: only
+ * waits until the port accepts; with port 0: only starts the program). On success *out owns the
  * running module; free it with dp_launcher_free(). On failure every process
  * started is stopped as dp_launcher_stop() does and *out is NULL.
  * Returns 0; DP_EINVAL (bad options); DP_ESYS (cannot start: the detail names
@@ -80,9 +85,9 @@ DP_EXTERN void dp_launcher_opts_init(dp_launcher_opts_t *opts);
  * GET_PCOMMS reply or no "1" to UP in time); DP_ECONN; DP_ENOMEM. */
 DP_EXTERN int dp_launcher_start(dp_launcher_t **out, const dp_launcher_opts_t *opts);
 
-/* The connection to the module (borrowed, valid until dp_launcher_free()):
+/* The connection to the module (borrowed, valid until dp_launcher_stop()):
  * send commands and read replies and callbacks with the functions of
- * client.h. */
+ * client.h. NULL for a plain port or no port. */
 DP_EXTERN dp_client_t *dp_launcher_client(dp_launcher_t *l);
 
 /* The module's commands from GET_PCOMMS at start: count, and the i-th name
@@ -95,12 +100,13 @@ DP_EXTERN bool dp_launcher_has_pcomm(const dp_launcher_t *l, const char *name);
 
 /* Sends a command and reads its reply within timeout_s; see
  * dp_client_request(). Before sending, a module that has exited is
- * reported: DP_ECLOSED with its exit status in the detail. */
+ * reported: DP_ECLOSED with its exit status in the detail; DP_ESTATE when
+ * there is no module connection (plain port, port 0). */
 DP_EXTERN int dp_launcher_request(dp_launcher_t *l, const char *cmd, char **reply, size_t *len,
                                   double timeout_s);
 
 /* Sends a command that replies nothing (START, STOP, ...). Returns 0,
- * DP_ECLOSED (module gone: detail says how it ended), DP_EIO. */
+ * DP_ECLOSED (module gone: detail says how it ended), DP_ESTATE, DP_EIO. */
 DP_EXTERN int dp_launcher_send(dp_launcher_t *l, const char *cmd);
 
 /* The leader's pid, or 0 for a connect-only module. */
@@ -111,17 +117,17 @@ DP_EXTERN int dp_launcher_pid(const dp_launcher_t *l);
  * number that ended it), DP_ESTATE for a connect-only module. */
 DP_EXTERN int dp_launcher_poll(dp_launcher_t *l, int *status);
 
-/* Stops the module: sends CLOSE, waits up to close_grace_s for the leader to
- * exit, sends SIGTERM to its process group, waits up to term_grace_s for the
- * group to be empty, then SIGKILL, and waits until every process of the
- * group is gone and reaped (up to 5 s more). Closes the connection.
- * Returns 0 when the group ended (how: dp_launcher_stop_stage()), DP_ETIMEDOUT
- * when a process of the group survived SIGKILL (the detail names the group).
- * Calling it again returns the first result. */
+/* Stops the module: sends CLOSE (modules only; other programs start at the
+ * next step), waits up to close_grace_s for the leader to exit, sends SIGTERM to its process group,
+ * waits up to term_grace_s for the group to be empty, then SIGKILL, and waits until every process
+ * of the group is gone and reaped (up to 5 s more). Closes the connection. Returns 0 when the group
+ * ended (how: dp_launcher_stop_stage()), DP_ETIMEDOUT when a process of the group survived SIGKILL
+ * (the detail names the group). Calling it again returns the first result. */
 DP_EXTERN int dp_launcher_stop(dp_launcher_t *l);
 
-/* How the last stop ended the group: 0 not stopped yet, 1 by CLOSE alone,
- * 2 SIGTERM was needed, 3 SIGKILL was needed. */
+/* How the last stop ended the group: 0 not stopped yet, 1 without a signal
+ * (CLOSE, or the program had ended), 2 SIGTERM was needed, 3 SIGKILL was
+ * needed. */
 DP_EXTERN int dp_launcher_stop_stage(const dp_launcher_t *l);
 
 /* Stops the module if still running (as dp_launcher_stop()) and frees

@@ -176,6 +176,7 @@ static int connect_when_open(dp_launcher_t *l, const dp_launcher_opts_t *o) {
       return gone_error(l, " before its port opened");
     double left = deadline - now_s();
     co.timeout_s = left < o->reply_timeout_s ? (left > 0.01 ? left : 0.01) : o->reply_timeout_s;
+    if (o->plain_port) co.timeout_s = 0.05; /* no greeting to wait for */
     l->client = dp_client_connect(&co);
     if (l->client != NULL) return 0;
     int err = dp_error_last();
@@ -210,8 +211,8 @@ static int handshake(dp_launcher_t *l, const dp_launcher_opts_t *o) {
 
 static int check_opts(const dp_launcher_opts_t *o) {
   if (o == NULL) return dp_error_set(DP_EINVAL, "NULL options");
-  if (o->port < 1 || o->port > 65535)
-    return dp_error_set(DP_EINVAL, "port must be 1..65535, got %d", o->port);
+  if (o->port < 0 || o->port > 65535 || (o->port == 0 && o->path == NULL))
+    return dp_error_set(DP_EINVAL, "port must be 1..65535 (0 only with a path), got %d", o->port);
   if (!(o->start_timeout_s > 0) || !(o->reply_timeout_s > 0) || !(o->close_grace_s >= 0) ||
       !(o->term_grace_s >= 0))
     return dp_error_set(DP_EINVAL, "timeouts must be > 0 and graces >= 0");
@@ -239,8 +240,13 @@ int dp_launcher_start(dp_launcher_t **out, const dp_launcher_opts_t *opts) {
   dp_launcher_opts_t o = *opts;
   if (o.host == NULL) o.host = "127.0.0.1";
   rc = o.path != NULL ? spawn(l, &o) : 0;
-  if (rc == 0) rc = connect_when_open(l, &o);
-  if (rc == 0) rc = handshake(l, &o);
+  if (rc == 0 && o.port != 0) rc = connect_when_open(l, &o);
+  if (rc == 0 && o.port != 0 && o.plain_port) {
+    dp_client_close(l->client); /* it accepted: that is all we wait for */
+    l->client = NULL;
+  } else if (rc == 0 && o.port != 0) {
+    rc = handshake(l, &o);
+  }
   if (rc < 0) {
     /* keep the reason: stopping may set its own detail */
     char why[512];
@@ -278,8 +284,8 @@ int dp_launcher_pid(const dp_launcher_t *l) {
 /* DP_ECLOSED when the module is stopped or its process has ended. */
 static int check_running(dp_launcher_t *l) {
   if (l == NULL) return dp_error_set(DP_EINVAL, "NULL launcher");
-  if (l->stopped || l->client == NULL)
-    return dp_error_set(DP_ECLOSED, "module %s was stopped", l->name);
+  if (l->stopped) return dp_error_set(DP_ECLOSED, "module %s was stopped", l->name);
+  if (l->client == NULL) return dp_error_set(DP_ESTATE, "%s is not a connected module", l->name);
   if (l->pid != 0 && dp_launcher_poll(l, NULL) == 0) return gone_error(l, "");
   return 0;
 }
@@ -310,10 +316,8 @@ int dp_launcher_stop(dp_launcher_t *l) {
   if (l == NULL) return dp_error_set(DP_EINVAL, "NULL launcher");
   if (l->stopped) return l->stop_rc;
   l->stopped = true;
-  if (l->client != NULL) {
-    (void)dp_client_send(l->client, "CLOSE");
-    l->stage = 1;
-  }
+  l->stage = 1;
+  if (l->client != NULL) (void)dp_client_send(l->client, "CLOSE");
   if (l->pid == 0) {
     dp_client_close(l->client);
     l->client = NULL;

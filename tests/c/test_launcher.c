@@ -174,6 +174,45 @@ static void test_dies_while_running(void **state) {
   dp_launcher_free(m);
 }
 
+/* dp-logserver has a port but is no module; a sleep has no port at all. */
+static void test_programs_that_are_not_modules(void **state) {
+  (void)state;
+  char path[1100], flag[32], logfile[] = "/tmp/dp_launcher_log_XXXXXX";
+  int fd = mkstemp(logfile);
+  assert_true(fd >= 0);
+  close(fd);
+  snprintf(path, sizeof path, "%s", module_path);
+  char *slash = strrchr(path, '/');
+  snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "dp-logserver");
+  int port = free_port();
+  snprintf(flag, sizeof flag, "--port=%d", port);
+  const char *args[] = {flag, "--quiet", "--logfile", logfile, NULL};
+  dp_launcher_opts_t o;
+  opts_for(&o, path, args, port);
+  o.plain_port = true;
+  dp_launcher_t *m;
+  assert_int_equal(dp_launcher_start(&m, &o), 0);
+  assert_null(dp_launcher_client(m));
+  assert_int_equal(dp_launcher_send(m, "UP"), DP_ESTATE);
+  assert_int_equal(dp_launcher_stop(m), 0);
+  assert_int_equal(dp_launcher_stop_stage(m), 2); /* no CLOSE for it: SIGTERM */
+  int status = -1;
+  assert_int_equal(dp_launcher_poll(m, &status), 0);
+  assert_int_equal(status, 0); /* dp-logserver exits 0 on SIGTERM */
+  dp_launcher_free(m);
+  unlink(logfile);
+
+  const char *sleep_args[] = {"30", NULL};
+  opts_for(&o, "/bin/sleep", sleep_args, 0);
+  assert_int_equal(dp_launcher_start(&m, &o), 0);
+  assert_int_equal(dp_launcher_poll(m, NULL), 1);
+  assert_int_equal(dp_launcher_stop(m), 0);
+  assert_int_equal(dp_launcher_stop_stage(m), 2);
+  assert_int_equal(dp_launcher_poll(m, &status), 0);
+  assert_int_equal(status, -SIGTERM);
+  dp_launcher_free(m);
+}
+
 static void test_bad_start(void **state) {
   (void)state;
   dp_launcher_opts_t o;
@@ -181,7 +220,9 @@ static void test_bad_start(void **state) {
   opts_for(&o, "/nonexistent/dp-module", NULL, free_port());
   assert_int_equal(dp_launcher_start(&m, &o), DP_ESYS);
   assert_non_null(strstr(dp_error_detail(), "/nonexistent/dp-module"));
-  opts_for(&o, module_path, NULL, 0);
+  opts_for(&o, module_path, NULL, -1);
+  assert_int_equal(dp_launcher_start(&m, &o), DP_EINVAL);
+  opts_for(&o, NULL, NULL, 0); /* connect-only needs a port */
   assert_int_equal(dp_launcher_start(&m, &o), DP_EINVAL);
   opts_for(&o, module_path, NULL, 8080);
   o.start_timeout_s = 0;
@@ -195,9 +236,13 @@ int main(void) {
   const char *bin = getenv("DP_BIN_DIR");
   snprintf(module_path, sizeof module_path, "%s/dp-example-module", bin != NULL ? bin : "bin");
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_start_drive_close),  cmocka_unit_test(test_no_orphans),
-      cmocka_unit_test(test_port_never_opens),   cmocka_unit_test(test_exits_before_port),
-      cmocka_unit_test(test_dies_while_running), cmocka_unit_test(test_bad_start),
+      cmocka_unit_test(test_start_drive_close),
+      cmocka_unit_test(test_no_orphans),
+      cmocka_unit_test(test_port_never_opens),
+      cmocka_unit_test(test_exits_before_port),
+      cmocka_unit_test(test_dies_while_running),
+      cmocka_unit_test(test_bad_start),
+      cmocka_unit_test(test_programs_that_are_not_modules),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
