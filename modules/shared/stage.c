@@ -146,11 +146,12 @@ static size_t read_batch(dp_stage_t *st) {
   return n;
 }
 
-static void note_batch(dp_stage_t *st, size_t n, double latency) {
+/* Counts a batch; its input age (s) unless NaN (backlog from before START). */
+static void note_batch(dp_stage_t *st, size_t n, double age) {
   uv_mutex_lock(&st->mu);
   st->batches++;
   st->in += n;
-  st->lat[st->nlat++ % LAT_KEEP] = (float)latency;
+  if (!isnan(age)) st->lat[st->nlat++ % LAT_KEEP] = (float)age;
   uv_mutex_unlock(&st->mu);
 }
 
@@ -165,6 +166,7 @@ static int run(dp_stage_t *st, dp_stop_t *stop) {
   dp_stage_def_t *d = st->def;
   int rc = 0;
   uint64_t loops = 0;
+  double t_begin = dp_lsl_local_clock(); /* older input is the outlet's backlog */
   while (rc == 0 && !dp_stop_requested(stop)) {
     rc = dp_stream_watcher_update(st->sw);
     if (rc < 0) {
@@ -178,9 +180,9 @@ static int run(dp_stage_t *st, dp_stop_t *stop) {
       continue;
     }
     size_t n = read_batch(st);
-    double latency = dp_lsl_local_clock() - st->times[n - 1];
+    double age = dp_lsl_local_clock() - st->times[n - 1];
     rc = d->step(st, st->data, st->times, n, st->channels, d->user);
-    note_batch(st, n, latency);
+    note_batch(st, n, st->times[n - 1] >= t_begin ? age : NAN);
     if (rc < 0) dp_log_error(st->log, "step failed: %s", dp_strerror(rc));
   }
   return rc;
