@@ -179,20 +179,20 @@ static int cmp_double(const void *a, const void *b) {
 
 static void print_row(const char *what, const double *ms, size_t n) {
   if (n == 0) {
-    printf("  %-44s %8s\n", what, "no data");
+    printf("  %-56s %8s\n", what, "no data");
     return;
   }
   double *s = malloc(n * sizeof *s);
   if (s == NULL) return;
   memcpy(s, ms, n * sizeof *s);
   qsort(s, n, sizeof *s, cmp_double);
-  printf("  %-44s %8zu %9.3f %9.3f %9.3f\n", what, n, s[n / 2], s[(n * 99) / 100], s[n - 1]);
+  printf("  %-56s %8zu %9.3f %9.3f %9.3f\n", what, n, s[n / 2], s[(n * 99) / 100], s[n - 1]);
   free(s);
 }
 
 static void print_table(void) {
   char what[160];
-  printf("\nlatency (ms)                                         n       p50       p99       max\n");
+  printf("\n  %-56s %8s %9s %9s %9s\n", "latency (ms)", "n", "p50", "p99", "max");
   for (size_t i = 0; i < nstreams; i++) {
     snprintf(what, sizeof what, "age at '%s'", streams[i].name);
     print_row(what, streams[i].ages, streams[i].n);
@@ -205,7 +205,8 @@ static void print_table(void) {
     snprintf(what, sizeof what, "age at '%s' (on/off)", stim.name);
     print_row(what, stim.ages, stim.n);
   }
-  if (have_bursts && have_stim) print_row("burst first sample -> stimulation on", burst_on, nburst_on);
+  if (have_bursts && have_stim)
+    print_row("burst first sample -> stimulation on", burst_on, nburst_on);
 }
 
 static void json_array(FILE *f, const char *key, const double *v, size_t n, bool more) {
@@ -288,8 +289,7 @@ static int parse(int argc, char **argv, double *seconds, double *poll_ms, double
     fprintf(stderr, "dp-latency: %s\n", dp_error_detail());
     return -1;
   }
-  if (nstreams == 0 || !(*seconds > 0) || !(*poll_ms > 0) || *poll_ms > 1000 ||
-      !(*timeout > 0)) {
+  if (nstreams == 0 || !(*seconds > 0) || !(*poll_ms > 0) || *poll_ms > 1000 || !(*timeout > 0)) {
     fprintf(stderr, "dp-latency: needs --stream, --seconds > 0, 0 < --poll-ms <= 1000, "
                     "--timeout > 0\n");
     return -1;
