@@ -28,9 +28,9 @@
 
 enum { LOGSERVER, MOCK, DECODER, CONTROLLER, STIMULATOR, PROBE, N_PROCS };
 
-static const char *const prog_names[N_PROCS] = {"dp-logserver",          "dp-mock-stream",
-                                                "dp-bandpower",          "dp-threshold-controller",
-                                                "dp-stimulator",         "dp-latency"};
+static const char *const prog_names[N_PROCS] = {"dp-logserver",  "dp-mock-stream",
+                                                "dp-bandpower",  "dp-threshold-controller",
+                                                "dp-stimulator", "dp-latency"};
 static dp_launcher_t *procs[N_PROCS];
 static char bin_dir[1024];
 static volatile sig_atomic_t interrupted;
@@ -157,24 +157,28 @@ static int run(double seconds, const char *json, const char *logfile) {
   snprintf(in_ctl, sizeof in_ctl, "--in_stream=%s", ctl);
   snprintf(out_stim, sizeof out_stim, "--out_stream=%s", stim);
   const char *log_args[] = {p[LOGSERVER], "--quiet", "--logfile", logfile, NULL};
-  const char *mock_args[] = {"--name", src, "--channels", "4", "--srate", "1000", "--chunk",
-                             "1", "--burst-every", "2", "--burst-length", "0.5",
-                             "--burst-amplitude", "4", NULL};
-  const char *dec_args[] = {p[DECODER], in_src, out_dec, "--low=13", "--high=30",
-                            "--window_s=0.05", "--loglevel=INFO", NULL};
-  const char *ctl_args[] = {p[CONTROLLER], in_dec, out_ctl, "--threshold=0.5",
-                            "--hysteresis=0.2", "--loglevel=INFO", NULL};
+  const char *mock_args[] = {
+      "--name",        src, "--channels",     "4",   "--srate",           "1000", "--chunk", "1",
+      "--burst-every", "2", "--burst-length", "0.5", "--burst-amplitude", "4",    NULL};
+  const char *dec_args[] = {p[DECODER],        in_src,      out_dec,
+                            "--low=13",        "--high=30", "--window_s=0.05",
+                            "--loglevel=INFO", NULL};
+  const char *ctl_args[] = {
+      p[CONTROLLER],     in_dec, out_ctl, "--threshold=0.5", "--hysteresis=0.2",
+      "--loglevel=INFO", NULL};
   const char *stim_args[] = {p[STIMULATOR], in_ctl, out_stim, "--loglevel=INFO", NULL};
   char secs[32];
   snprintf(secs, sizeof secs, "%g", seconds + 30); /* we stop it earlier */
-  const char *probe_args[] = {"--stream", src,    "--stream", dec,    "--stream", ctl,
-                              "--bursts", bursts, "--stim",   stim,   "--seconds", secs,
-                              "--json",   json,   NULL};
+  const char *probe_args[] = {"--stream",  src,        "--stream", dec,      "--stream",
+                              ctl,         "--bursts", bursts,     "--stim", stim,
+                              "--seconds", secs,       "--json",   json,     NULL};
 
   printf("closed loop: %s -> dp-bandpower (13-30 Hz) -> dp-threshold-controller -> "
-         "dp-stimulator\n", src);
+         "dp-stimulator\n",
+         src);
   printf("starting dp-logserver (log file %s), the mock stream (a burst every 2 s) and the "
-         "chain...\n", logfile);
+         "chain...\n",
+         logfile);
   fflush(stdout);
   if (launch(LOGSERVER, log_args, ports[LOGSERVER], true, false) < 0 ||
       launch(MOCK, mock_args, 0, false, false) < 0 ||
@@ -229,8 +233,10 @@ int main(int argc, char **argv) {
     if (rc < 0) break;
   }
   if (rc < 0 || !(seconds > 0)) {
-    fprintf(stderr, "demo: %s\nusage: example-closed-loop [--seconds 10] [--json F] "
-                    "[--logfile F]\n", rc < 0 ? dp_error_detail() : "--seconds must be > 0");
+    fprintf(stderr,
+            "demo: %s\nusage: example-closed-loop [--seconds 10] [--json F] "
+            "[--logfile F]\n",
+            rc < 0 ? dp_error_detail() : "--seconds must be > 0");
     return 2;
   }
   snprintf(bin_dir, sizeof bin_dir, "%s", argv[0]);

@@ -1,7 +1,7 @@
 /* dp-latency.c - measures a closed loop from the outside: watches the streams
  * of a chain and prints per-stage and end-to-end latency (p50/p99/max):
  *
- *   dp-latency --stream SRC --stream decoder_output --stream control_signal
+ *   dp-latency --stream SRC --stream decoder_output[@THR] --stream control_signal[@THR]
  *              [--bursts SRC_bursts --stim stim_markers] [--seconds 10]
  *              [--json FILE] [--poll-ms 0.1] [--timeout 10]
  *
@@ -14,7 +14,14 @@
  *   delay, its pull and its push;
  * - with --bursts (dp-mock-stream --burst-every's marker stream) and --stim
  *   (dp-stimulator's on/off markers): burst -> on = arrival of the first "on"
- *   after a burst began - the burst's first sample's timestamp.
+ *   after a burst began - the burst's first sample's timestamp;
+ * - with --bursts and a stream given as NAME@THR: burst -> NAME above THR =
+ *   arrival of the first sample above THR (stamped at or after the burst's
+ *   start) - the burst's first sample's timestamp. This needs no kept
+ *   timestamps, so it times any chain the same way (the benchmark's Python
+ *   chain too). The JSON also gives, per burst, when its first sample reached
+ *   the probe on the first --stream ("burst_seen_ms", from its timestamp), so
+ *   that the source's own delay can be taken out.
  * Samples stamped before the probe started (an outlet's backlog, sent to a
  * new inlet) are left out. The probe polls every --poll-ms in the kernel (it never spins); its own
  * delay (at most a poll plus a pull) is in every figure. At the end
@@ -33,6 +40,7 @@
 
 #define MAX_STREAMS 8
 #define MAX_RECORDS 400000 /* samples kept per stream */
+#define MAX_BURSTS  4096
 
 typedef struct {
   const char *name;
@@ -46,6 +54,9 @@ typedef struct {
   double *ages; /* ms */
   double *hops; /* ms: arrival - arrival of the same timestamp one stream up */
   size_t nhops;
+  bool onset;       /* NAME@THR given */
+  double threshold; /* for the onset */
+  double *onsets;   /* ms per burst (index as in bursts), -1 while none */
 } probe_t;
 
 static probe_t streams[MAX_STREAMS];
@@ -63,7 +74,7 @@ static void on_signal(int sig) {
 }
 
 static void usage(FILE *f) {
-  fputs("usage: dp-latency --stream NAME [--stream NAME ...] [--bursts NAME --stim NAME]\n"
+  fputs("usage: dp-latency --stream NAME[@THR] [--stream ...] [--bursts NAME --stim NAME]\n"
         "                  [--seconds 10] [--json FILE] [--poll-ms 0.1] [--timeout 10]\n"
         "Streams in chain order; prints age, hop and burst -> on latency p50/p99/max.\n",
         f);
@@ -86,7 +97,9 @@ static int open_probe(probe_t *p, double timeout_s) {
   p->arr = calloc(MAX_RECORDS, sizeof *p->arr);
   p->ages = calloc(MAX_RECORDS, sizeof *p->ages);
   p->hops = calloc(MAX_RECORDS, sizeof *p->hops);
-  if (!p->raw || !p->times || !p->t || !p->v || !p->arr || !p->ages || !p->hops) {
+  p->onsets = malloc(MAX_BURSTS * sizeof *p->onsets);
+  for (size_t i = 0; p->onsets != NULL && i < MAX_BURSTS; i++) p->onsets[i] = -1;
+  if (!p->raw || !p->times || !p->t || !p->v || !p->arr || !p->ages || !p->hops || !p->onsets) {
     fprintf(stderr, "dp-latency: out of memory\n");
     return DP_ENOMEM;
   }
@@ -102,6 +115,7 @@ static void close_probe(probe_t *p) {
   free(p->arr);
   free(p->ages);
   free(p->hops);
+  free(p->onsets);
 }
 
 /* The first channel of sample i as a number (markers: 1 for "on", else 0). */
@@ -148,6 +162,16 @@ static void note_stim(double t, double v, double arrival) {
   }
 }
 
+/* A sample above the stream's threshold: the onset of the newest burst that
+ * began at or before it, if that burst has none yet. */
+static void note_onset(probe_t *p, double t, double v, double arrival) {
+  if (!p->onset || !have_bursts || bursts.n == 0 || !(v > p->threshold)) return;
+  size_t b = bursts.n;
+  while (b > 0 && bursts.t[b - 1] > t) b--;
+  if (b == 0 || b - 1 >= MAX_BURSTS || p->onsets[b - 1] >= 0) return;
+  p->onsets[b - 1] = 1e3 * (arrival - bursts.t[b - 1]);
+}
+
 /* Pulls what is new and records it; the index in `streams` or -1. */
 static void poll_probe(probe_t *p, long index) {
   if (dp_stream_watcher_update(p->sw) <= 0) return;
@@ -169,6 +193,7 @@ static void poll_probe(probe_t *p, long index) {
       if (j >= 0) p->hops[p->nhops++] = 1e3 * (arrival - streams[index - 1].arr[j]);
     }
     if (p == &stim) note_stim(t, v, arrival);
+    note_onset(p, t, v, arrival);
   }
 }
 
@@ -221,7 +246,9 @@ static void json_probe(FILE *f, const probe_t *p, bool more) {
   json_array(f, "v", p->v, p->n, true);
   json_array(f, "arrival", p->arr, p->n, true);
   json_array(f, "age_ms", p->ages, p->n, true);
-  json_array(f, "hop_ms", p->hops, p->nhops, false);
+  json_array(f, "hop_ms", p->hops, p->nhops, p->onset);
+  if (p->onset)
+    json_array(f, "onset_ms", p->onsets, bursts.n < MAX_BURSTS ? bursts.n : MAX_BURSTS, false);
   fprintf(f, "}%s\n", more ? "," : "");
 }
 
@@ -241,6 +268,16 @@ static int write_json(const char *path) {
   if (have_stim) {
     fprintf(f, "\"stim\": ");
     json_probe(f, &stim, true);
+  }
+  if (have_bursts) { /* when each burst's first sample reached the probe */
+    size_t n = bursts.n < MAX_BURSTS ? bursts.n : MAX_BURSTS;
+    double *seen = malloc((n ? n : 1) * sizeof *seen);
+    for (size_t b = 0; seen != NULL && b < n; b++) {
+      long j = find_time(&streams[0], bursts.t[b]);
+      seen[b] = j >= 0 ? 1e3 * (streams[0].arr[j] - bursts.t[b]) : -1;
+    }
+    if (seen != NULL) json_array(f, "burst_seen_ms", seen, n, true);
+    free(seen);
   }
   json_array(f, "burst_on_ms", burst_on, nburst_on, false);
   fprintf(f, "}\n");
@@ -262,7 +299,19 @@ static int parse(int argc, char **argv, double *seconds, double *poll_ms, double
         fprintf(stderr, "dp-latency: at most %d --stream\n", MAX_STREAMS);
         return -1;
       }
-      streams[nstreams++].name = a.value;
+      probe_t *p = &streams[nstreams++];
+      p->name = a.value;
+      char *at = strchr(a.value, '@');
+      if (at != NULL) {
+        char *end = NULL;
+        *at = '\0';
+        p->threshold = strtod(at + 1, &end);
+        p->onset = true;
+        if (end == at + 1 || *end != '\0' || !isfinite(p->threshold)) {
+          fprintf(stderr, "dp-latency: --stream NAME@THRESHOLD needs a number after '@'\n");
+          return -1;
+        }
+      }
     } else if (dp_args_is(&a, "bursts")) {
       if ((rc = dp_args_value(&a)) < 0) break;
       bursts.name = a.value;
