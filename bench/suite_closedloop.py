@@ -12,6 +12,8 @@ threshold (hop 1) and of the first control sample at 150 (end-to-end, two
 hops); hop 2 is their difference. CPU per module is the
 process's CPU time over the measured window (psutil) / wall time."""
 import json
+import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +29,7 @@ THRESHOLD = 2.0
 
 
 def start_module(ctx, procs, argv, port):
-    env = dict(__import__("os").environ, DP_LOG_PORT=str(ctx.helpers.free_port()))
+    env = dict(os.environ, DP_LOG_PORT=str(ctx.helpers.free_port()))
     p = procs.start([*argv, f"--port={port}"], env=env, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL)
     ctx.helpers.wait_for_port(port, 30)
@@ -35,7 +37,6 @@ def start_module(ctx, procs, argv, port):
 
 
 def send(port, cmd):
-    import socket
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.recv(256)  # greeting
         s.sendall(cmd.encode() + b";")

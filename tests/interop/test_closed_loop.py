@@ -6,6 +6,7 @@ of the input sample it came from; the hysteresis rule; and bad flags and bad
 payloads are refused with a clear error while the module keeps running."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -222,3 +223,45 @@ def test_bad_payloads_are_refused_and_the_module_keeps_running(procs):
         d.send(cmd.encode() + b";")
         assert d.read_until(b"\n").startswith(b"ERROR"), cmd
     assert d.request(b"UP;", b"1") == b"1"
+
+
+def test_bursts_and_the_latency_probe(procs, tmp_path):
+    """dp-mock-stream marks each burst on its first sample; dp-latency times
+    the C chain from those bursts to the stimulator's "on", per hop and per
+    stream, and writes what it saw as JSON."""
+    src, dec, ctl, stim = (unique(k) for k in ("src", "dec", "ctl", "stim"))
+    procs.start([BIN_DIR / "dp-mock-stream", "--name", src, "--channels", "4", "--chunk", "1",
+                 "--burst-every", "0.5", "--burst-length", "0.2", "--burst-amplitude", "5"])
+    ports = [start(procs, [PASS, f"--in_stream={src}", f"--out_stream={dec}", "--channel=1"]),
+             start(procs, [CTRL, f"--in_stream={dec}", f"--out_stream={ctl}", "--threshold=2"]),
+             start(procs, [STIM, f"--in_stream={ctl}", f"--out_stream={stim}"])]
+    for p in ports:
+        send(p, "START")
+    out = tmp_path / "probe.json"
+    r = subprocess.run([str(BIN_DIR / "dp-latency"), "--stream", src, "--stream", f"{dec}@2",
+                        "--stream", ctl, "--bursts", f"{src}_bursts", "--stim", stim,
+                        "--seconds", "3", "--json", str(out), "--timeout", "20"],
+                       capture_output=True, text=True, timeout=90, env=module_env())
+    assert r.returncode == 0, r.stderr
+    assert "burst first sample -> stimulation on" in r.stdout
+    d = json.loads(out.read_text())
+    s_src, s_dec, s_ctl = d["streams"]
+    # each burst marker is stamped with the first sample of a burst: the signal
+    # jumps there by about the amplitude
+    v = dict(zip(s_src["t"], s_src["v"]))
+    times = sorted(v)
+    checked = 0
+    for b in d["bursts"]["t"]:
+        if b in v and times.index(b) > 0:
+            before = v[times[times.index(b) - 1]]
+            assert v[b] - before > 3, (b, v[b], before)
+            checked += 1
+    assert checked >= 3
+    # the stimulator switched on once per burst, some ms after the burst began
+    assert len(d["burst_on_ms"]) >= 3
+    assert all(0 < ms < 1000 for ms in d["burst_on_ms"])
+    # hops are matched by the kept source timestamps; ages grow along the chain
+    assert len(s_dec["hop_ms"]) > 100 and len(s_ctl["hop_ms"]) > 100
+    assert all(h >= 0 for h in s_dec["hop_ms"] + s_ctl["hop_ms"])
+    assert np.median(s_ctl["age_ms"]) >= np.median(s_src["age_ms"])
+    assert sum(1 for o in s_dec["onset_ms"] if o >= 0) >= 3
