@@ -197,7 +197,7 @@ static int run(double seconds, const char *json, const char *logfile) {
   uint64_t t0 = uv_hrtime();
   double elapsed = 0;
   while (!interrupted && elapsed < seconds) {
-    struct timespec pause = {0, 250 * 1000 * 1000};
+    struct timespec pause = {0, 250000000L};
     nanosleep(&pause, NULL);
     elapsed = (double)(uv_hrtime() - t0) / 1e9;
     for (int i = LOGSERVER; i < N_PROCS; i++) {

@@ -46,7 +46,6 @@ typedef struct {
   const char *name;
   dp_stream_watcher_t *sw;
   size_t ch, cap;
-  dp_dtype_t type;
   void *raw;
   double *times;
   double *t, *v, *arr; /* records: timestamp, first channel, arrival */
@@ -54,9 +53,10 @@ typedef struct {
   double *ages; /* ms */
   double *hops; /* ms: arrival - arrival of the same timestamp one stream up */
   size_t nhops;
-  bool onset;       /* NAME@THR given */
   double threshold; /* for the onset */
   double *onsets;   /* ms per burst (index as in bursts), -1 while none */
+  dp_dtype_t type;
+  bool onset; /* NAME@THR given */
 } probe_t;
 
 static probe_t streams[MAX_STREAMS];

@@ -162,6 +162,7 @@ static void note_time(dp_stage_t *st) {
   uv_mutex_unlock(&st->mu);
 }
 
+/* Processes batches until STOP or an error (logged); returns 0 or the error. */
 static int run(dp_stage_t *st, dp_stop_t *stop) {
   dp_stage_def_t *d = st->def;
   int rc = 0;
@@ -205,7 +206,7 @@ static void worker(dp_stop_t *stop, void *arg) {
     dp_log_error(st->log, "output stream '%s': %s", d->out.name, dp_error_detail());
   if (rc == 0) {
     dp_log_info(st->log, "running: '%s' (%zu ch) -> '%s'", d->in_name, st->channels, d->out.name);
-    rc = run(st, stop);
+    (void)run(st, stop); /* its errors are logged where they happen */
   }
   note_time(st);
   if (d->end != NULL && begun) d->end(st, d->user);
