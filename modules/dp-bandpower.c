@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static dp_stage_def_t def;
 static double low_hz, high_hz, window_s, order, channel;
 static bool use_log;
 static dp_filterbank_t *fb;
@@ -79,6 +78,13 @@ static int step(dp_stage_t *st, const double *data, const double *times, size_t 
   return dp_stage_push(st, &value, times[n - 1]);
 }
 
+static dp_stage_def_t def = {
+    .out = {.type = "decoder_output", .channels = 1, .format = DP_FLOAT32},
+    .begin = begin,
+    .step = step,
+    .end = end,
+};
+
 static int setup(dp_server_t *srv, const dp_module_t *mod, void *user) {
   (void)user;
   double rate = 0;
@@ -97,13 +103,7 @@ static int setup(dp_server_t *srv, const dp_module_t *mod, void *user) {
   if (rc < 0) return rc;
   const char *lg = dp_module_get(mod, "log10");
   use_log = lg != NULL && (lg[0] == 'T' || lg[0] == 't' || lg[0] == '1');
-  def.out.type = "decoder_output";
-  def.out.channels = 1;
   def.out.srate = rate;
-  def.out.format = DP_FLOAT32;
-  def.begin = begin;
-  def.step = step;
-  def.end = end;
   return dp_stage_setup(srv, mod, &def);
 }
 

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static dp_stage_def_t def;
 static atomic_long channel; /* 1-based */
 static double *column;      /* one channel's new samples, for the median */
 
@@ -80,6 +79,13 @@ static int set_channel(dp_request_t *req, void *user) {
   return 0;
 }
 
+static dp_stage_def_t def = {
+    .out = {.type = "decoder_output", .channels = 1, .format = DP_FLOAT32},
+    .begin = begin,
+    .step = step,
+    .end = end,
+};
+
 static int setup(dp_server_t *srv, const dp_module_t *mod, void *user) {
   (void)user;
   double ch = 0, rate = 0;
@@ -92,13 +98,7 @@ static int setup(dp_server_t *srv, const dp_module_t *mod, void *user) {
   }
   if (rc < 0) return rc;
   atomic_store(&channel, (long)ch);
-  def.out.type = "decoder_output";
-  def.out.channels = 1;
   def.out.srate = rate;
-  def.out.format = DP_FLOAT32;
-  def.begin = begin;
-  def.step = step;
-  def.end = end;
   rc = dp_stage_setup(srv, mod, &def);
   if (rc == 0)
     rc = dp_server_add(srv, "SET_CHANNEL", set_channel, dp_log_get(dp_module_name(mod)),

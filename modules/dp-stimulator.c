@@ -15,7 +15,6 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-static dp_stage_def_t def;
 static double on_above;
 static atomic_bool stim_on;
 static atomic_ullong switches;
@@ -49,17 +48,17 @@ static int state(dp_request_t *req, void *user) {
   return dp_request_replyf(req, "%s", atomic_load(&stim_on) ? "on" : "off");
 }
 
+static dp_stage_def_t def = {
+    .out = {.type = "Markers", .channels = 1, .format = DP_STRING},
+    .begin = begin,
+    .step = step,
+};
+
 static int setup(dp_server_t *srv, const dp_module_t *mod, void *user) {
   (void)user;
   int rc = dp_stage_read_flags(mod, &def);
   if (rc == 0) rc = dp_stage_flag_double(mod, "on_above", -1e30, 1e30, &on_above);
   if (rc < 0) return rc;
-  def.out.type = "Markers";
-  def.out.channels = 1;
-  def.out.srate = 0;
-  def.out.format = DP_STRING;
-  def.begin = begin;
-  def.step = step;
   rc = dp_stage_setup(srv, mod, &def);
   if (rc == 0) rc = dp_server_add(srv, "STATE", state, NULL, "reply \"on\" or \"off\"");
   return rc;

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <uv.h>
 
-static dp_stage_def_t def;
 static uv_mutex_t mu; /* threshold and hysteresis: set by the loop, read by the worker */
 static double threshold, hysteresis;
 static float high, low;
@@ -72,6 +71,12 @@ static int set_threshold(dp_request_t *req, void *user) {
   return dp_request_replyf(req, "threshold %g, hysteresis %g", t, h);
 }
 
+static dp_stage_def_t def = {
+    .out = {.type = "control_signal", .channels = 1, .format = DP_FLOAT32},
+    .begin = begin,
+    .step = step,
+};
+
 static int setup(dp_server_t *srv, const dp_module_t *mod, void *user) {
   (void)user;
   double rate = 0, hi = 0, lo = 0;
@@ -85,12 +90,7 @@ static int setup(dp_server_t *srv, const dp_module_t *mod, void *user) {
   high = (float)hi;
   low = (float)lo;
   if (uv_mutex_init(&mu) != 0) return DP_ENOMEM;
-  def.out.type = "control_signal";
-  def.out.channels = 1;
   def.out.srate = rate;
-  def.out.format = DP_FLOAT32;
-  def.begin = begin;
-  def.step = step;
   rc = dp_stage_setup(srv, mod, &def);
   if (rc == 0)
     rc = dp_server_add(srv, "SET_THRESHOLD", set_threshold, dp_log_get(dp_module_name(mod)),

@@ -24,22 +24,6 @@
 
 static char module_path[1024];
 
-static int free_port(void) {
-  uv_loop_t loop;
-  uv_tcp_t t;
-  struct sockaddr_in a, b;
-  int len = sizeof b;
-  uv_loop_init(&loop);
-  uv_ip4_addr("127.0.0.1", 0, &a);
-  uv_tcp_init(&loop, &t);
-  uv_tcp_bind(&t, (const struct sockaddr *)&a, 0);
-  uv_tcp_getsockname(&t, (struct sockaddr *)&b, &len);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
-  return ntohs(b.sin_port);
-}
-
 static double now_s(void) {
   return (double)uv_hrtime() / 1e9;
 }
@@ -55,16 +39,22 @@ static void opts_for(dp_launcher_opts_t *o, const char *path, const char *const 
   o->quiet = true;
 }
 
-static void test_start_drive_close(void **state) {
-  (void)state;
-  int port = free_port();
+/* dp-example-module on a free port, up and connected. */
+static dp_launcher_t *start_example(void) {
+  int port = test_free_port();
   char flag[32];
   snprintf(flag, sizeof flag, "--port=%d", port);
   const char *args[] = {flag, NULL};
   dp_launcher_opts_t o;
   opts_for(&o, module_path, args, port);
-  dp_launcher_t *m;
+  dp_launcher_t *m = NULL;
   assert_int_equal(dp_launcher_start(&m, &o), 0);
+  return m;
+}
+
+static void test_start_drive_close(void **state) {
+  (void)state;
+  dp_launcher_t *m = start_example();
   assert_true(dp_launcher_pid(m) > 0);
   assert_true(dp_launcher_has_pcomm(m, "ECHO"));
   assert_true(dp_launcher_has_pcomm(m, "CLOSE"));
@@ -101,7 +91,7 @@ static int read_pid(const char *path) {
  * SIGTERM: the launcher must kill it, and it must be gone (reaped). */
 static void test_no_orphans(void **state) {
   (void)state;
-  int port = free_port();
+  int port = test_free_port();
   char pidfile[] = "/tmp/dp_launcher_XXXXXX";
   int fd = mkstemp(pidfile);
   assert_true(fd >= 0);
@@ -130,7 +120,7 @@ static void test_port_never_opens(void **state) {
   (void)state;
   const char *args[] = {"30", NULL};
   dp_launcher_opts_t o;
-  opts_for(&o, "/bin/sleep", args, free_port());
+  opts_for(&o, "/bin/sleep", args, test_free_port());
   o.start_timeout_s = 0.5;
   o.term_grace_s = 0.5;
   dp_launcher_t *m = (dp_launcher_t *)1;
@@ -147,7 +137,7 @@ static void test_exits_before_port(void **state) {
   (void)state;
   const char *args[] = {"-c", "exit 3", NULL};
   dp_launcher_opts_t o;
-  opts_for(&o, "/bin/sh", args, free_port());
+  opts_for(&o, "/bin/sh", args, test_free_port());
   dp_launcher_t *m;
   assert_int_equal(dp_launcher_start(&m, &o), DP_ECLOSED);
   assert_non_null(strstr(dp_error_detail(), "exited with status 3 before its port opened"));
@@ -155,14 +145,7 @@ static void test_exits_before_port(void **state) {
 
 static void test_dies_while_running(void **state) {
   (void)state;
-  int port = free_port();
-  char flag[32];
-  snprintf(flag, sizeof flag, "--port=%d", port);
-  const char *args[] = {flag, NULL};
-  dp_launcher_opts_t o;
-  opts_for(&o, module_path, args, port);
-  dp_launcher_t *m;
-  assert_int_equal(dp_launcher_start(&m, &o), 0);
+  dp_launcher_t *m = start_example();
   assert_int_equal(kill(dp_launcher_pid(m), SIGKILL), 0);
   int status = 0;
   double deadline = now_s() + 20;
@@ -184,7 +167,7 @@ static void test_programs_that_are_not_modules(void **state) {
   snprintf(path, sizeof path, "%s", module_path);
   char *slash = strrchr(path, '/');
   snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "dp-logserver");
-  int port = free_port();
+  int port = test_free_port();
   snprintf(flag, sizeof flag, "--port=%d", port);
   const char *args[] = {flag, "--quiet", "--logfile", logfile, NULL};
   dp_launcher_opts_t o;
@@ -217,7 +200,7 @@ static void test_bad_start(void **state) {
   (void)state;
   dp_launcher_opts_t o;
   dp_launcher_t *m;
-  opts_for(&o, "/nonexistent/dp-module", NULL, free_port());
+  opts_for(&o, "/nonexistent/dp-module", NULL, test_free_port());
   assert_int_equal(dp_launcher_start(&m, &o), DP_ESYS);
   assert_non_null(strstr(dp_error_detail(), "/nonexistent/dp-module"));
   opts_for(&o, module_path, NULL, -1);
