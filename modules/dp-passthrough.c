@@ -20,8 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static atomic_long channel; /* 1-based */
-static double *column;      /* one channel's new samples, for the median */
+static atomic_long channel;    /* 1-based */
+static atomic_size_t n_inputs; /* the connected input's channels; 0 when not running */
+static double *column;         /* one channel's new samples, for the median */
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -46,12 +47,14 @@ static int begin(dp_stage_t *st, void *user) {
     return DP_ERANGE;
   }
   column = malloc(dp_stage_capacity(st) * sizeof *column);
+  atomic_store(&n_inputs, ch);
   return column != NULL ? 0 : DP_ENOMEM;
 }
 
 static void end(dp_stage_t *st, void *user) {
   (void)st;
   (void)user;
+  atomic_store(&n_inputs, 0);
   free(column);
   column = NULL;
 }
@@ -59,8 +62,7 @@ static void end(dp_stage_t *st, void *user) {
 static int step(dp_stage_t *st, const double *data, const double *times, size_t n, size_t channels,
                 void *user) {
   (void)user;
-  size_t c = (size_t)atomic_load(&channel) - 1;
-  if (c >= channels) c = channels - 1; /* SET_CHANNEL checked it against --max */
+  size_t c = (size_t)atomic_load(&channel) - 1; /* begin and SET_CHANNEL checked it */
   for (size_t i = 0; i < n; i++) column[i] = data[i * channels + c];
   bool f32 = dp_stream_watcher_dtype(dp_stage_watcher(st)) == DP_FLOAT32;
   float value = (float)median(column, n, f32);
@@ -70,8 +72,10 @@ static int step(dp_stage_t *st, const double *data, const double *times, size_t 
 static int set_channel(dp_request_t *req, void *user) {
   dp_logger_t *lg = user;
   double c = dp_request_double(req, "channel", NAN);
-  if (!(c >= 1 && c <= 65536) || c != floor(c)) {
-    dp_log_error(lg, "SET_CHANNEL needs {\"channel\": N} with N a whole number >= 1");
+  size_t n = atomic_load(&n_inputs);
+  if (!(c >= 1 && c <= 65536) || c != floor(c) || (n > 0 && (size_t)c > n)) {
+    dp_log_error(lg, "SET_CHANNEL needs {\"channel\": N} with N a whole number from 1 to %zu",
+                 n > 0 ? n : (size_t)65536);
     return DP_EINVAL;
   }
   atomic_store(&channel, (long)c);
