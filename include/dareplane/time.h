@@ -13,7 +13,8 @@
  * shorter than the window is a pure spin.
  *
  * Thread-safety: every function is thread-safe. Errors: none can fail; a
- * deadline in the past returns at once. */
+ * deadline in the past (or NaN) returns at once; one more than 1e9 s away
+ * (+infinity) is taken as 1e9 s, i.e. until stopped for the _stop variants. */
 #ifndef DAREPLANE_TIME_H
 #define DAREPLANE_TIME_H
 

@@ -84,12 +84,12 @@ int dp_filterbank_new(dp_filterbank_t **out, const dp_filterbank_opts_t *o) {
   fb->output = o->output;
   fb->names = calloc(nb, sizeof *fb->names);
   fb->sos = malloc(nb * (size_t)n_sec * 6 * sizeof *fb->sos);
-  fb->filt = calloc(nb, sizeof *fb->filt);
+  fb->filt = calloc(nb, sizeof(dp_sosfilt_t *));
   fb->in = malloc(BLOCK * nc * sizeof *fb->in);
   fb->band = malloc(BLOCK * nc * sizeof *fb->band);
   fb->rows = malloc(BLOCK * frame * sizeof *fb->rows);
   fb->zeros = calloc(BLOCK, sizeof *fb->zeros);
-  fb->hist = malloc(capacity * frame * sizeof *fb->hist);
+  fb->hist = malloc((capacity > 0 ? capacity : 1) * frame * sizeof *fb->hist);
   size_t dims[2] = {nc, nb};
   if (fb->names == NULL || fb->sos == NULL || fb->filt == NULL || fb->in == NULL ||
       fb->band == NULL || fb->rows == NULL || fb->zeros == NULL || fb->hist == NULL ||
@@ -161,13 +161,9 @@ static int filter_any(dp_filterbank_t *fb, const double *d64, const float *d32, 
                       size_t n) {
   if (fb == NULL || (n > 0 && d64 == NULL && d32 == NULL))
     return dp_error_set(DP_EINVAL, "NULL filter bank or data");
-  size_t nc = fb->n_channels, total = n * nc;
-  for (size_t i = 0; i < total; i++)
-    if (!isfinite(d64 ? d64[i] : (double)d32[i]))
-      return dp_error_set(DP_EINVAL,
-                          "sample %zu channel %zu is NaN or infinite; chunk refused, nothing "
-                          "changed",
-                          i / nc, i % nc);
+  size_t nc = fb->n_channels;
+  int rc = dp_filter_check_finite(d64, d32, n, nc);
+  if (rc < 0) return rc;
   for (size_t done = 0; done < n;) {
     size_t m = n - done < BLOCK ? n - done : BLOCK;
     size_t off = done * nc;

@@ -170,33 +170,40 @@ void dp_sosfilt_run(dp_sosfilt_t *f, double *out, size_t n) {
   }
 }
 
-static int bad_value(size_t i, size_t nc) {
-  return dp_error_set(DP_EINVAL, "input sample %zu channel %zu is NaN or infinite; chunk refused",
-                      i / nc, i % nc);
+int dp_filter_check_finite(const double *d64, const float *d32, size_t n, size_t nc) {
+  size_t total = n * nc;
+  for (size_t i = 0; i < total; i++)
+    if (!isfinite(d64 ? d64[i] : (double)d32[i]))
+      return dp_error_set(DP_EINVAL,
+                          "input sample %zu channel %zu is NaN or infinite; chunk refused, "
+                          "nothing changed",
+                          i / nc, i % nc);
+  return 0;
+}
+
+/* Checks, converts to float64 into out, and filters in place. */
+static int process(dp_sosfilt_t *f, const double *d64, const float *d32, double *out, size_t n) {
+  if (f == NULL || (n > 0 && ((d64 == NULL && d32 == NULL) || out == NULL)))
+    return dp_error_set(DP_EINVAL, "NULL filter or buffer");
+  if (n == 0) return 0;
+  int rc = dp_filter_check_finite(d64, d32, n, f->n_channels);
+  if (rc < 0) return rc;
+  size_t total = n * f->n_channels;
+  if (d64 != NULL && out != d64) memcpy(out, d64, total * sizeof *out);
+  if (d64 == NULL)
+    for (size_t i = 0; i < total; i++) out[i] = (double)d32[i];
+  dp_sosfilt_run(f, out, n);
+  return 0;
 }
 
 int dp_sosfilt_process(dp_sosfilt_t *f, const double *in, double *out, size_t n_samples) {
-  if (f == NULL || (n_samples > 0 && (in == NULL || out == NULL)))
-    return dp_error_set(DP_EINVAL, "NULL filter or buffer");
-  size_t total = n_samples * f->n_channels;
-  for (size_t i = 0; i < total; i++)
-    if (!isfinite(in[i])) return bad_value(i, f->n_channels);
-  if (n_samples == 0) return 0;
-  if (out != in) memcpy(out, in, total * sizeof *out);
-  dp_sosfilt_run(f, out, n_samples);
-  return 0;
+  if (n_samples > 0 && in == NULL) return dp_error_set(DP_EINVAL, "NULL input");
+  return process(f, in, NULL, out, n_samples);
 }
 
 int dp_sosfilt_process_f32(dp_sosfilt_t *f, const float *in, double *out, size_t n_samples) {
-  if (f == NULL || (n_samples > 0 && (in == NULL || out == NULL)))
-    return dp_error_set(DP_EINVAL, "NULL filter or buffer");
-  size_t total = n_samples * f->n_channels;
-  for (size_t i = 0; i < total; i++)
-    if (!isfinite(in[i])) return bad_value(i, f->n_channels);
-  if (n_samples == 0) return 0;
-  for (size_t i = 0; i < total; i++) out[i] = (double)in[i];
-  dp_sosfilt_run(f, out, n_samples);
-  return 0;
+  if (n_samples > 0 && in == NULL) return dp_error_set(DP_EINVAL, "NULL input");
+  return process(f, NULL, in, out, n_samples);
 }
 
 int dp_sosfilt_state(const dp_sosfilt_t *f, double *zi) {

@@ -43,8 +43,18 @@ static void kernel_sleep_until(double t) {
   }
 }
 
+/* Deadlines beyond this many seconds from now are treated as this far
+ * (about 31 years), so that +infinity converts to a time safely. */
+#define FOREVER_S 1e9
+
+static double clamp_deadline(double t) {
+  double now = dp_now();
+  return t > now + FOREVER_S ? now + FOREVER_S : t;
+}
+
 void dp_sleep_until(double t) {
   if (!(t > dp_now())) return;
+  t = clamp_deadline(t);
   double wake = t - dp_sleep_spin();
   if (wake > dp_now()) kernel_sleep_until(wake);
   while (dp_now() < t) {
@@ -60,9 +70,14 @@ bool dp_sleep_until_stop(double t, dp_stop_t *stop) {
     dp_sleep_until(t);
     return false;
   }
+  if (!(t > dp_now())) return dp_stop_requested(stop);
+  t = clamp_deadline(t);
   double wake = t - dp_sleep_spin();
-  for (double now = dp_now(); now < wake; now = dp_now())
+  double now = dp_now();
+  while (now < wake) {
     if (dp_stop_wait(stop, wake - now)) return true;
+    now = dp_now();
+  }
   while (dp_now() < t)
     if (dp_stop_requested(stop)) return true;
   return dp_stop_requested(stop);

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "confine_logs.h"
 #include "dareplane/client.h"
 #include "dareplane/loop.h"
 #include "dareplane/server.h"
@@ -233,6 +234,20 @@ static int start_loop(dp_request_t *req, void *user) {
   return dp_request_start_thread(req, loop_worker, user, NULL);
 }
 
+/* ... and one that sleeps an hour in dp_sleep_s_stop(). */
+static atomic_bool sleeper_stopped, sleeper_started;
+
+static void sleep_worker(dp_stop_t *stop, void *arg) {
+  (void)arg;
+  atomic_store(&sleeper_started, true);
+  atomic_store(&sleeper_stopped, dp_sleep_s_stop(3600.0, stop));
+}
+
+static int start_sleep(dp_request_t *req, void *user) {
+  (void)user;
+  return dp_request_start_thread(req, sleep_worker, NULL, NULL);
+}
+
 static void *serve(void *arg) {
   dp_server_run(arg);
   return NULL;
@@ -251,6 +266,7 @@ static void server_stop_ends_a_worker_loop(void **state) {
   dp_server_t *srv = dp_server_new(&so);
   assert_non_null(srv);
   assert_int_equal(dp_server_add(srv, "START", start_loop, &s, NULL), 0);
+  assert_int_equal(dp_server_add(srv, "SLEEP", start_sleep, NULL, NULL), 0);
   assert_int_equal(dp_server_listen(srv), 0);
   pthread_t th;
   pthread_create(&th, NULL, serve, srv);
@@ -260,11 +276,14 @@ static void server_stop_ends_a_worker_loop(void **state) {
   dp_client_t *c = dp_client_connect(&co);
   assert_non_null(c);
   assert_int_equal(dp_client_send(c, "START"), 0);
+  assert_int_equal(dp_client_send(c, "SLEEP"), 0);
   double end = dp_now() + 30.0;
   while (atomic_load(&s.calls) < 1 && dp_now() < end) dp_sleep_s(0.001);
   assert_int_equal(atomic_load(&s.calls), 1);
+  wait_for(&sleeper_started);
   assert_int_equal(dp_client_send(c, "STOP"), 0);
-  wait_for(&worker_ended); /* an hour-long wait ended by STOP */
+  wait_for(&worker_ended);    /* an hour-long wait ended by STOP */
+  wait_for(&sleeper_stopped); /* and an hour-long sleep */
   dp_client_close(c);
   dp_server_close(srv);
   pthread_join(th, NULL);
@@ -273,6 +292,7 @@ static void server_stop_ends_a_worker_loop(void **state) {
 }
 
 int main(void) {
+  confine_network_logs();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(ticks_are_drift_free),
       cmocka_unit_test(overrun_skips_missed_ticks),
