@@ -162,6 +162,38 @@ static int spawn(dp_launcher_t *l, const dp_launcher_opts_t *o) {
   return 0;
 }
 
+static void on_connect(uv_connect_t *req, int status) {
+  *(int *)req->data = status;
+}
+
+/* One plain TCP connection attempt on our loop (for a port that is not a
+ * module's: nothing is read). Returns 0 when it was accepted, DP_ECONN or
+ * DP_ETIMEDOUT otherwise. */
+static int port_accepts(dp_launcher_t *l, const char *host, int port) {
+  char service[16];
+  snprintf(service, sizeof service, "%d", port);
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+  uv_getaddrinfo_t gai;
+  int rc = uv_getaddrinfo(&l->loop, &gai, NULL, host, service, &hints);
+  if (rc != 0) return dp_error_set(DP_ECONN, "cannot resolve %s: %s", host, uv_strerror(rc));
+  uv_tcp_t tcp;
+  uv_connect_t req;
+  int status = 1;
+  req.data = &status;
+  uv_tcp_init(&l->loop, &tcp);
+  rc = uv_tcp_connect(&req, &tcp, gai.addrinfo->ai_addr, on_connect);
+  uv_freeaddrinfo(gai.addrinfo);
+  double deadline = now_s() + 1.0;
+  while (rc == 0 && status == 1 && now_s() < deadline) wait_ms(l, STOP_TICK_MS);
+  uv_close((uv_handle_t *)&tcp, NULL); /* cancels a pending connect */
+  while (rc == 0 && status == 1) uv_run(&l->loop, UV_RUN_ONCE);
+  uv_run(&l->loop, UV_RUN_NOWAIT);
+  if (rc == 0) rc = status;
+  if (rc == 0) return 0;
+  return dp_error_set(rc == 1 ? DP_ETIMEDOUT : DP_ECONN, "cannot connect to %s:%d: %s", host, port,
+                      uv_strerror(rc));
+}
+
 /* Connects once the port is open: a refused connection is tried again every
  * PORT_RETRY_MS until the deadline, unless the process has ended. */
 static int connect_when_open(dp_launcher_t *l, const dp_launcher_opts_t *o) {
@@ -176,10 +208,13 @@ static int connect_when_open(dp_launcher_t *l, const dp_launcher_opts_t *o) {
       return gone_error(l, " before its port opened");
     double left = deadline - now_s();
     co.timeout_s = left < o->reply_timeout_s ? (left > 0.01 ? left : 0.01) : o->reply_timeout_s;
-    if (o->plain_port) co.timeout_s = 0.05; /* no greeting to wait for */
-    l->client = dp_client_connect(&co);
-    if (l->client != NULL) return 0;
-    int err = dp_error_last();
+    int err = 0;
+    if (o->plain_port) {
+      if ((err = port_accepts(l, o->host, o->port)) == 0) return 0;
+    } else {
+      if ((l->client = dp_client_connect(&co)) != NULL) return 0;
+      err = dp_error_last();
+    }
     if (err != DP_ECONN && err != DP_ETIMEDOUT) return err;
     if (now_s() >= deadline)
       return dp_error_set(DP_ETIMEDOUT, "module %s: port %s:%d did not open within %.1f s", l->name,
@@ -241,12 +276,7 @@ int dp_launcher_start(dp_launcher_t **out, const dp_launcher_opts_t *opts) {
   if (o.host == NULL) o.host = "127.0.0.1";
   rc = o.path != NULL ? spawn(l, &o) : 0;
   if (rc == 0 && o.port != 0) rc = connect_when_open(l, &o);
-  if (rc == 0 && o.port != 0 && o.plain_port) {
-    dp_client_close(l->client); /* it accepted: that is all we wait for */
-    l->client = NULL;
-  } else if (rc == 0 && o.port != 0) {
-    rc = handshake(l, &o);
-  }
+  if (rc == 0 && o.port != 0 && !o.plain_port) rc = handshake(l, &o);
   if (rc < 0) {
     /* keep the reason: stopping may set its own detail */
     char why[512];
