@@ -10,7 +10,10 @@ polling every 0.1 ms): for every burst, the time from its first sample's
 arrival at the probe to the arrival of the first decoder sample above the
 threshold (hop 1) and of the first control sample at 150 (end-to-end, two
 hops); hop 2 is their difference. CPU per module is the
-process's CPU time over the measured window (psutil) / wall time."""
+process's CPU time over the measured window (psutil) / wall time. The limit
+column is what the same probe measures for bare LSL hops: samples stamped at
+the moment of the push by a pylsl publisher in another process (the
+benchmark's lsl_publisher.py), arrival - stamp, once per hop."""
 import json
 import os
 import socket
@@ -67,21 +70,21 @@ def run_chain(ctx, kind: str) -> dict:
         mods = [start_module(ctx, procs, a, p) for a, p in zip(argv, ports)]
         for p in ports:
             send(p, "START")
-        probe = subprocess.Popen([str(ctx.bin_dir / "dp-latency"), "--stream", src,
+        watcher = subprocess.Popen([str(ctx.bin_dir / "dp-latency"), "--stream", src,
                                   "--stream", f"{dec}@{THRESHOLD}", "--stream", f"{ctl}@80",
                                   "--bursts", f"{src}_bursts", "--seconds", str(SECONDS),
                                   "--json", str(out), "--timeout", "20"],
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         ps = [psutil.Process(m.pid) for m in mods]
         # the probe has connected once it says so; CPU is measured from there
-        line = probe.stdout.readline()
+        line = watcher.stdout.readline()
         if "watching" not in line:
             raise RuntimeError(f"dp-latency did not start: {line!r}")
         c0, t0 = [sum(p.cpu_times()[:2]) for p in ps], time.monotonic()
-        probe.communicate(timeout=SECONDS + 60)
+        watcher.communicate(timeout=SECONDS + 60)
         wall = time.monotonic() - t0
         cpu = [(sum(p.cpu_times()[:2]) - c) / wall * 100 for p, c in zip(ps, c0)]
-        if probe.returncode != 0:
+        if watcher.returncode != 0:
             raise RuntimeError("dp-latency failed")
     finally:
         procs.cleanup()
@@ -98,18 +101,43 @@ def run_chain(ctx, kind: str) -> dict:
             "cpu": cpu, "missed": int(n - ok.sum())}
 
 
+def probe(ctx, streams, seconds, extra=()):
+    """Runs dp-latency on `streams`; its JSON."""
+    out = Path(tempfile.mkdtemp()) / "probe.json"
+    args = [str(ctx.bin_dir / "dp-latency"), "--seconds", str(seconds), "--json", str(out),
+            "--timeout", "20", *map(str, extra)]
+    for s in streams:
+        args += ["--stream", s]
+    subprocess.run(args, check=True, capture_output=True, timeout=seconds + 60)
+    return json.loads(out.read_text())
+
+
+def lsl_hop(ctx) -> np.ndarray:
+    """push -> arrival at the probe for samples stamped at their push (ms)."""
+    name = f"cl-hop-{uuid.uuid4().hex[:8]}"
+    procs = ctx.helpers.Processes()
+    try:
+        procs.start([ctx.python, ctx.root / "bench" / "lsl_publisher.py", name, 1, 1000, 1],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return np.array(probe(ctx, [name], 4.0)["streams"][0]["age_ms"])
+    finally:
+        procs.cleanup()
+
+
 def run(ctx):
     ours, py = run_chain(ctx, "ours"), run_chain(ctx, "python")
+    hop = lsl_hop(ctx)
     if len(ours["e2e"]) < 10 or len(py["e2e"]) < 10:
         raise RuntimeError(f"too few bursts seen: {len(ours['e2e'])} / {len(py['e2e'])}")
     rows = []
-    for key, what in (("e2e", "burst sample -> control 150 (2 hops)"),
-                      ("hop1", "burst sample -> decoder above threshold (hop 1)"),
-                      ("hop2", "decoder -> control (hop 2)")):
+    for key, what, hops in (("e2e", "burst sample -> control 150 (2 hops)", 2),
+                            ("hop1", "burst sample -> decoder above threshold (hop 1)", 1),
+                            ("hop2", "decoder -> control (hop 2)", 1)):
         for q in (50, 99):
             rows.append(ctx.Row("closedloop", f"{what} p{q}",
                                 float(np.percentile(ours[key], q)),
-                                float(np.percentile(py[key], q)), None, "ms",
+                                float(np.percentile(py[key], q)),
+                                hops * float(np.percentile(hop, q)), "ms",
                                 samples={"ours": ours[key].tolist(), "python": py[key].tolist()}
                                 if key == "e2e" and q == 50 else {}))
     for i, name in enumerate(("passthrough", "threshold controller")):
@@ -125,4 +153,5 @@ if __name__ == "__main__":  # a quick look without bench/run.py
     ctx = runner.Context(bin_dir=runner.helpers.BIN_DIR, lib_dir=runner.helpers.LIB_DIR,
                          root=runner.ROOT, python=sys.executable, helpers=runner.helpers)
     for r in run(ctx):
-        print(f"{r.case:55s} ours {r.ours:9.3f}  python {r.python:9.3f}  {r.unit}")
+        limit = f"{r.limit:9.3f}" if r.limit is not None else "        -"
+        print(f"{r.case:55s} ours {r.ours:9.3f}  python {r.python:9.3f}  limit {limit}  {r.unit}")
