@@ -166,7 +166,8 @@ static int run(double seconds, const char *json, const char *logfile) {
   const char *ctl_args[] = {
       p[CONTROLLER],     in_dec, out_ctl, "--threshold=0.5", "--hysteresis=0.2",
       "--loglevel=INFO", NULL};
-  const char *stim_args[] = {p[STIMULATOR], in_ctl, out_stim, "--loglevel=INFO", NULL};
+  const char *stim_args[] = {p[STIMULATOR],     in_ctl, out_stim, "--connect_timeout_s=30",
+                             "--loglevel=INFO", NULL};
   char secs[32];
   snprintf(secs, sizeof secs, "%g", seconds + 30); /* we stop it earlier */
   const char *probe_args[] = {"--stream",  src,        "--stream", dec,      "--stream",

@@ -232,15 +232,18 @@ def test_bursts_and_the_latency_probe(procs, tmp_path):
     src, dec, ctl, stim = (unique(k) for k in ("src", "dec", "ctl", "stim"))
     procs.start([BIN_DIR / "dp-mock-stream", "--name", src, "--channels", "4", "--chunk", "1",
                  "--burst-every", "0.5", "--burst-length", "0.2", "--burst-amplitude", "5"])
-    ports = [start(procs, [PASS, f"--in_stream={src}", f"--out_stream={dec}", "--channel=1"]),
-             start(procs, [CTRL, f"--in_stream={dec}", f"--out_stream={ctl}", "--threshold=2"]),
-             start(procs, [STIM, f"--in_stream={ctl}", f"--out_stream={stim}"])]
-    for p in ports:
-        send(p, "START")
+    slow = "--connect_timeout_s=60"  # the machine may be loaded
+    stages = [([PASS, f"--in_stream={src}", f"--out_stream={dec}", "--channel=1", slow], dec),
+              ([CTRL, f"--in_stream={dec}", f"--out_stream={ctl}", "--threshold=2", slow], ctl),
+              ([STIM, f"--in_stream={ctl}", f"--out_stream={stim}", slow], stim)]
+    for argv, output in stages:  # each stage's output exists before the next starts
+        send(start(procs, argv), "START")
+        wait_until(lambda: pylsl.resolve_byprop("name", output, 1, 0.5), 60,
+                   what=f"stream {output}")
     out = tmp_path / "probe.json"
     r = subprocess.run([str(BIN_DIR / "dp-latency"), "--stream", src, "--stream", f"{dec}@2",
                         "--stream", ctl, "--bursts", f"{src}_bursts", "--stim", stim,
-                        "--seconds", "3", "--json", str(out), "--timeout", "20"],
+                        "--seconds", "3", "--json", str(out), "--timeout", "60"],
                        capture_output=True, text=True, timeout=90, env=module_env())
     assert r.returncode == 0, r.stderr
     assert "burst first sample -> stimulation on" in r.stdout
