@@ -160,12 +160,23 @@ static int run(double seconds, const char *json, const char *logfile) {
   const char *mock_args[] = {
       "--name",        src, "--channels",     "4",   "--srate",           "1000", "--chunk", "1",
       "--burst-every", "2", "--burst-length", "0.5", "--burst-amplitude", "4",    NULL};
-  const char *dec_args[] = {p[DECODER],        in_src,      out_dec,
-                            "--low=13",        "--high=30", "--window_s=0.05",
-                            "--loglevel=INFO", NULL};
-  const char *ctl_args[] = {
-      p[CONTROLLER],     in_dec, out_ctl, "--threshold=0.5", "--hysteresis=0.2",
-      "--loglevel=INFO", NULL};
+  const char *dec_args[] = {p[DECODER],
+                            in_src,
+                            out_dec,
+                            "--low=13",
+                            "--high=30",
+                            "--window_s=0.05",
+                            "--connect_timeout_s=30",
+                            "--loglevel=INFO",
+                            NULL};
+  const char *ctl_args[] = {p[CONTROLLER],
+                            in_dec,
+                            out_ctl,
+                            "--threshold=0.5",
+                            "--hysteresis=0.2",
+                            "--connect_timeout_s=30",
+                            "--loglevel=INFO",
+                            NULL};
   const char *stim_args[] = {p[STIMULATOR],     in_ctl, out_stim, "--connect_timeout_s=30",
                              "--loglevel=INFO", NULL};
   char secs[32];
