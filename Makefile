@@ -1,7 +1,8 @@
 # The project's entry points. `make test` and `make demo` do all set-up on a
 # fresh machine (scripts/install-deps.sh); nothing else needs to be run first.
 #
-#   make demo    build everything and run the demos (a control room driving a module)
+#   make demo    build everything and run a live closed loop (launcher, reference
+#                modules, latency table, a picture in $(BUILD)/closed_loop.png)
 #   make test    install what is missing, build (normal, ASan+UBSan, TSan, fuzz),
 #                lint, docs check, run ctest in the three builds, valgrind, the
 #                fuzzers for FUZZ_SECONDS each, and pytest
@@ -124,9 +125,11 @@ docs-check: build
 package: build
 	cmake --build $(BUILD) --target package
 
+# The live closed loop (examples/example_closed_loop.c), then its picture.
 demo: build
-	$(BUILD)/bin/example-ringbuffer
-	$(BUILD)/bin/example-control-room
+	$(BUILD)/bin/example-closed-loop --seconds 10 --json $(BUILD)/closed_loop.json \
+	  --logfile $(BUILD)/closed_loop.log
+	$(PY) scripts/plot_closed_loop.py $(BUILD)/closed_loop.json $(BUILD)/closed_loop.png
 
 # REPEATS: how often each suite runs (median and spread are reported).
 REPEATS ?= 3
@@ -144,7 +147,8 @@ bench-check: bench-build
 lint: build
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 	@echo "clang-tidy (its 'N warnings generated' notes about system headers: $(BUILD)/clang-tidy.log)"
-	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.c' 'tools/*.c' 'examples/*.c' 'docs/*.c') \
+	clang-tidy -p $(BUILD) --quiet \
+	  $$(git ls-files 'src/*.c' 'tools/*.c' 'examples/*.c' 'docs/*.c' 'modules/*.c') \
 	  2>$(BUILD)/clang-tidy.log
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

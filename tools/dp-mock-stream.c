@@ -4,6 +4,8 @@
  *   dp-mock-stream --name N [--type EEG] [--channels 8] [--srate 1000]
  *                  [--format float32] [--chunk 10] [--signal sine|noise|ramp]
  *                  [--duration S] [--markers] [--source-id ID]
+ *                  [--burst-every S [--burst-length 0.3] [--burst-amplitude 5]
+ *                   [--burst-hz 20]]
  *
  * Sample i is stamped t0 + i/srate (t0 = liblsl's clock at start), so the
  * timestamps are exactly regular; a libuv timer pushes every sample that is
@@ -11,7 +13,14 @@
  * sample every 100 ms. "ramp" counts the sample index (wrapping at 100 for
  * int8, 30000 for int16, 2^24 otherwise; decimal text for string streams).
  * --markers adds a string stream "<name>_markers" (type Markers) with one
- * marker a second. Ctrl-C (SIGINT) or SIGTERM stops it cleanly. */
+ * marker a second. --burst-every S injects a known burst at the end of every
+ * S seconds (from sample 0): for --burst-length seconds every channel gets
+ * amplitude * (1 + 0.5 sin(2 pi burst-hz t)) added (a raised oscillation, so
+ * that a median and a band power both see it), and the string stream
+ * "<name>_bursts" (type Markers) gets "burst" stamped with the burst's first
+ * sample's timestamp, so that a probe can time a closed loop from the first
+ * sample of a burst to its reaction. Ctrl-C (SIGINT) or SIGTERM stops it
+ * cleanly. */
 #include "common/error_internal.h"
 #include <dareplane/dareplane.h>
 
@@ -32,8 +41,9 @@ struct mock {
   dp_dtype_t format;
   enum signal_kind signal;
   bool markers;
+  double burst_every, burst_length, burst_amplitude, burst_hz;
 
-  dp_lsl_outlet_t *out, *marker_out;
+  dp_lsl_outlet_t *out, *marker_out, *burst_out;
   uv_timer_t timer;
   uv_signal_t sigint, sigterm;
   uint64_t start_ns;
@@ -50,6 +60,8 @@ static void usage(FILE *f) {
   fputs("usage: dp-mock-stream --name N [--type EEG] [--channels 8] [--srate 1000]\n"
         "                      [--format float32] [--chunk 10] [--signal sine|noise|ramp]\n"
         "                      [--duration S] [--markers] [--source-id ID]\n"
+        "                      [--burst-every S [--burst-length 0.3] [--burst-amplitude 5]\n"
+        "                       [--burst-hz 20]]\n"
         "Publishes a synthetic LSL stream in real time until Ctrl-C or --duration.\n"
         "Formats: float32 double64 int32 int16 int8 int64 string. --srate 0 = irregular.\n",
         f);
@@ -83,6 +95,14 @@ static int parse_flag(struct mock *m, dp_args_t *a) {
     rc = dp_args_double(a, &m->srate);
   } else if (dp_args_is(a, "duration")) {
     rc = dp_args_double(a, &m->duration);
+  } else if (dp_args_is(a, "burst-every")) {
+    rc = dp_args_double(a, &m->burst_every);
+  } else if (dp_args_is(a, "burst-length")) {
+    rc = dp_args_double(a, &m->burst_length);
+  } else if (dp_args_is(a, "burst-amplitude")) {
+    rc = dp_args_double(a, &m->burst_amplitude);
+  } else if (dp_args_is(a, "burst-hz")) {
+    rc = dp_args_double(a, &m->burst_hz);
   } else if (dp_args_is(a, "format")) {
     if ((rc = dp_args_value(a)) == 0 && dp_dtype_parse(a->value, &m->format) != 0)
       rc = dp_error_set(DP_EINVAL, "unknown format '%s'", a->value);
@@ -114,6 +134,13 @@ static int parse_args(struct mock *m, int argc, char **argv) {
   if (m->name == NULL || m->name[0] == '\0' || m->channels == 0 || m->chunk == 0 ||
       !(m->srate >= 0) || !isfinite(m->srate) || m->duration < 0) {
     fprintf(stderr, "dp-mock-stream: needs --name, channels >= 1, chunk >= 1, srate >= 0\n");
+    return -1;
+  }
+  if (m->burst_every != 0 && (!(m->burst_every > 0) || !(m->burst_length > 0) ||
+                              m->burst_length >= m->burst_every || !isfinite(m->burst_amplitude) ||
+                              !(m->burst_hz > 0) || m->srate == 0 || m->format == DP_STRING)) {
+    fprintf(stderr, "dp-mock-stream: bursts need 0 < --burst-length < --burst-every, "
+                    "--burst-hz > 0, a finite amplitude, a regular rate and a numeric format\n");
     return -1;
   }
   return 0;
@@ -153,11 +180,27 @@ static void store(struct mock *m, size_t k, double v) {
   }
 }
 
+/* Sample i's burst offset (0 outside bursts); marks a burst's first sample. */
+static double burst(struct mock *m, uint64_t i, double t) {
+  if (m->burst_every <= 0) return 0;
+  uint64_t period = (uint64_t)llround(m->burst_every * m->srate);
+  uint64_t len = (uint64_t)llround(m->burst_length * m->srate);
+  uint64_t phase = i % period;
+  if (phase < period - len) return 0;
+  if (phase == period - len) {
+    const char *text = "burst";
+    dp_lsl_outlet_push(m->burst_out, &text, 1, &t);
+  }
+  double rel = (double)(phase - (period - len)) / m->srate;
+  return m->burst_amplitude * (1.0 + 0.5 * sin(2.0 * 3.14159265358979323846 * m->burst_hz * rel));
+}
+
 static int push_samples(struct mock *m, uint64_t first, size_t n) {
   for (size_t s = 0; s < n; s++) {
     uint64_t i = first + s;
-    for (size_t c = 0; c < m->channels; c++) store(m, s * m->channels + c, value(m, i, c));
     m->times[s] = m->srate > 0 ? m->t0 + (double)i / m->srate : dp_lsl_local_clock();
+    double extra = burst(m, i, m->times[s]);
+    for (size_t c = 0; c < m->channels; c++) store(m, s * m->channels + c, value(m, i, c) + extra);
   }
   return dp_lsl_outlet_push(m->out, m->buf, n, m->times);
 }
@@ -199,6 +242,20 @@ static void on_signal(uv_signal_t *s, int signum) {
   stop(s->data);
 }
 
+/* The string stream "<name>_<suffix>" (type Markers). */
+static int open_marker_outlet(dp_lsl_outlet_t **out, const char *name, const char *suffix) {
+  char full[512], id[600];
+  snprintf(full, sizeof full, "%s_%s", name, suffix);
+  snprintf(id, sizeof id, "dp-mock-stream:%s", full);
+  dp_lsl_outlet_config_t mk = {.name = full,
+                               .type = "Markers",
+                               .channels = 1,
+                               .srate = 0,
+                               .format = DP_STRING,
+                               .source_id = id};
+  return dp_lsl_outlet_new(out, &mk);
+}
+
 static int open_outlets(struct mock *m) {
   char **labels = calloc(m->channels, sizeof *labels);
   if (labels == NULL) return DP_ENOMEM;
@@ -216,12 +273,9 @@ static int open_outlets(struct mock *m) {
   int rc = dp_lsl_outlet_new(&m->out, &cfg);
   for (size_t c = 0; c < m->channels; c++) free(labels[c]);
   free(labels);
-  if (rc != 0 || !m->markers) return rc;
-  char name[512];
-  snprintf(name, sizeof name, "%s_markers", m->name);
-  dp_lsl_outlet_config_t mk = {
-      .name = name, .type = "Markers", .channels = 1, .srate = 0, .format = DP_STRING};
-  return dp_lsl_outlet_new(&m->marker_out, &mk);
+  if (rc == 0 && m->markers) rc = open_marker_outlet(&m->marker_out, m->name, "markers");
+  if (rc == 0 && m->burst_every > 0) rc = open_marker_outlet(&m->burst_out, m->name, "bursts");
+  return rc;
 }
 
 /* Runs the loop: pushes in real time until the duration or a signal. */
@@ -229,6 +283,9 @@ static void publish(struct mock *m) {
   printf("dp-mock-stream: publishing '%s' (%s, %zu ch %s @ %g Hz, source_id '%s')%s\n", m->name,
          m->type, m->channels, dp_dtype_name(m->format), m->srate, m->source_id,
          m->markers ? " and markers" : "");
+  if (m->burst_every > 0)
+    printf("dp-mock-stream: a burst of %g s every %g s (+%g, %g Hz) marked on '%s_bursts'\n",
+           m->burst_length, m->burst_every, m->burst_amplitude, m->burst_hz, m->name);
   fflush(stdout);
 
   uv_loop_t *loop = uv_default_loop();
@@ -255,7 +312,10 @@ int main(int argc, char **argv) {
                    .srate = 1000,
                    .format = DP_FLOAT32,
                    .chunk = 10,
-                   .signal = SIG_SINE};
+                   .signal = SIG_SINE,
+                   .burst_length = 0.3,
+                   .burst_amplitude = 5,
+                   .burst_hz = 20};
   dp_log_set_console(true);     /* the library's warnings (stream lost, back) */
   dp_log_configure_level(NULL); /* DP_LOG_LEVEL, default WARNING */
   if (parse_args(&m, argc, argv) != 0) {
@@ -282,6 +342,7 @@ int main(int argc, char **argv) {
   }
   dp_lsl_outlet_free(m.out);
   dp_lsl_outlet_free(m.marker_out);
+  dp_lsl_outlet_free(m.burst_out);
   free(m.buf);
   free(m.text);
   free(m.times);

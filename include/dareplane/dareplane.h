@@ -11,6 +11,7 @@
 #include "dareplane/loop.h"
 #include "dareplane/client.h"
 #include "dareplane/lsl.h"
+#include "dareplane/launcher.h"
 #include "dareplane/lsl_outlet.h"
 #include "dareplane/module.h"
 #include "dareplane/ringbuffer.h"

@@ -1,6 +1,7 @@
 /* confine_logs.h - for C tests that log warnings or errors: points the
  * network log handler at a port on which nothing listens, so that no test
- * ever sends records to a real log server on 9020. Call first in main(). */
+ * ever sends records to a real log server on 9020. Call first in main().
+ * test_free_port() gives such a port for other uses too. */
 #ifndef DP_TEST_CONFINE_LOGS_H
 #define DP_TEST_CONFINE_LOGS_H
 
@@ -8,7 +9,8 @@
 #include <stdlib.h>
 #include <uv.h>
 
-static inline void confine_network_logs(void) {
+/* A TCP port on 127.0.0.1 that nothing listens on right now. */
+static inline int test_free_port(void) {
   uv_loop_t loop;
   uv_tcp_t t;
   struct sockaddr_in a, b;
@@ -18,13 +20,17 @@ static inline void confine_network_logs(void) {
   uv_tcp_init(&loop, &t);
   uv_tcp_bind(&t, (const struct sockaddr *)&a, 0);
   uv_tcp_getsockname(&t, (struct sockaddr *)&b, &len);
-  char port[16];
-  snprintf(port, sizeof port, "%d", ntohs(b.sin_port));
-  setenv("DP_LOG_HOST", "127.0.0.1", 1);
-  setenv("DP_LOG_PORT", port, 1);
   uv_close((uv_handle_t *)&t, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
+  return ntohs(b.sin_port);
+}
+
+static inline void confine_network_logs(void) {
+  char port[16];
+  snprintf(port, sizeof port, "%d", test_free_port());
+  setenv("DP_LOG_HOST", "127.0.0.1", 1);
+  setenv("DP_LOG_PORT", port, 1);
 }
 
 #endif

@@ -1,0 +1,157 @@
+"""The Dareplane paper's benchtop chain, C vs Python on the same input: a
+source (dp-mock-stream, 4 channels at 1 kHz, one sample per push, a known
+burst every 0.25 s) -> passthrough (median of channel 3) -> threshold
+controller (150 above 2, else 10). "ours" is dp-passthrough and
+dp-threshold-controller; "python" the same modules written the ecosystem's
+way on dareplane-utils (tests/interop/peers/chain_module.py: StreamWatcher
+polling, n_new, sleep_s pacing, f_out 2000 Hz). The two chains run one after
+the other, each alone on the machine, watched by the same probe (dp-latency,
+polling every 0.1 ms): for every burst, the time from its first sample's
+arrival at the probe to the arrival of the first decoder sample above the
+threshold (hop 1) and of the first control sample at 150 (end-to-end, two
+hops); hop 2 is their difference. CPU per module is the
+process's CPU time over the measured window (psutil) / wall time. The limit
+column is what the same probe measures for bare LSL hops: samples stamped at
+the moment of the push by a pylsl publisher in another process (the
+benchmark's lsl_publisher.py), arrival - stamp, once per hop."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+SECONDS = 8.0
+THRESHOLD = 2.0
+
+
+def start_module(ctx, procs, argv, port):
+    env = dict(os.environ, DP_LOG_PORT=str(ctx.helpers.free_port()))
+    p = procs.start([*argv, f"--port={port}"], env=env, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL)
+    ctx.helpers.wait_for_port(port, 30)
+    return p
+
+
+def send(port, cmd):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.recv(256)  # greeting
+        s.sendall(cmd.encode() + b";")
+
+
+def run_chain(ctx, kind: str) -> dict:
+    tag = uuid.uuid4().hex[:8]
+    src, dec, ctl = f"cl-src-{tag}", f"cl-dec-{tag}", f"cl-ctl-{tag}"
+    peer = ctx.root / "tests" / "interop" / "peers" / "chain_module.py"
+    procs = ctx.helpers.Processes()
+    out = Path(tempfile.mkdtemp()) / "probe.json"
+    try:
+        procs.start([ctx.bin_dir / "dp-mock-stream", "--name", src, "--channels", 4,
+                     "--srate", 1000, "--chunk", 1, "--burst-every", 0.25, "--burst-length",
+                     0.1, "--burst-amplitude", 5], stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL)
+        ports = [ctx.helpers.free_port(), ctx.helpers.free_port()]
+        if kind == "ours":
+            argv = [[ctx.bin_dir / "dp-passthrough", f"--in_stream={src}",
+                     f"--out_stream={dec}", "--channel=3"],
+                    [ctx.bin_dir / "dp-threshold-controller", f"--in_stream={dec}",
+                     f"--out_stream={ctl}", f"--threshold={THRESHOLD}"]]
+        else:
+            argv = [[ctx.python, peer, "passthrough", f"--in_stream={src}",
+                     f"--out_stream={dec}", "--channel=3"],
+                    [ctx.python, peer, "controller", f"--in_stream={dec}",
+                     f"--out_stream={ctl}", f"--threshold={THRESHOLD}"]]
+        mods = [start_module(ctx, procs, a, p) for a, p in zip(argv, ports)]
+        for p in ports:
+            send(p, "START")
+        watcher = subprocess.Popen([str(ctx.bin_dir / "dp-latency"), "--stream", src,
+                                  "--stream", f"{dec}@{THRESHOLD}", "--stream", f"{ctl}@80",
+                                  "--bursts", f"{src}_bursts", "--seconds", str(SECONDS),
+                                  "--json", str(out), "--timeout", "20"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        ps = [psutil.Process(m.pid) for m in mods]
+        # the probe has connected once it says so; CPU is measured from there
+        line = watcher.stdout.readline()
+        if "watching" not in line:
+            raise RuntimeError(f"dp-latency did not start: {line!r}")
+        c0, t0 = [sum(p.cpu_times()[:2]) for p in ps], time.monotonic()
+        watcher.communicate(timeout=SECONDS + 60)
+        wall = time.monotonic() - t0
+        cpu = [(sum(p.cpu_times()[:2]) - c) / wall * 100 for p, c in zip(ps, c0)]
+        if watcher.returncode != 0:
+            raise RuntimeError("dp-latency failed")
+    finally:
+        procs.cleanup()
+    d = json.loads(out.read_text())
+    hop1 = np.array(d["streams"][1]["onset_ms"], dtype=float)
+    e2e = np.array(d["streams"][2]["onset_ms"], dtype=float)
+    seen = np.array(d["burst_seen_ms"], dtype=float)
+    n = min(len(hop1), len(e2e), len(seen))
+    hop1, e2e, seen = hop1[:n], e2e[:n], seen[:n]
+    ok = (hop1 >= 0) & (e2e >= 0) & (seen >= 0)
+    # from the burst's first sample reaching the probe: the source's own
+    # pacing (dp-mock-stream's 1 ms timer) is not the chain's
+    return {"hop1": (hop1 - seen)[ok], "e2e": (e2e - seen)[ok], "hop2": (e2e - hop1)[ok],
+            "cpu": cpu, "missed": int(n - ok.sum())}
+
+
+def probe(ctx, streams, seconds, extra=()):
+    """Runs dp-latency on `streams`; its JSON."""
+    out = Path(tempfile.mkdtemp()) / "probe.json"
+    args = [str(ctx.bin_dir / "dp-latency"), "--seconds", str(seconds), "--json", str(out),
+            "--timeout", "20", *map(str, extra)]
+    for s in streams:
+        args += ["--stream", s]
+    subprocess.run(args, check=True, capture_output=True, timeout=seconds + 60)
+    return json.loads(out.read_text())
+
+
+def lsl_hop(ctx) -> np.ndarray:
+    """push -> arrival at the probe for samples stamped at their push (ms)."""
+    name = f"cl-hop-{uuid.uuid4().hex[:8]}"
+    procs = ctx.helpers.Processes()
+    try:
+        procs.start([ctx.python, ctx.root / "bench" / "lsl_publisher.py", name, 1, 1000, 1],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return np.array(probe(ctx, [name], 4.0)["streams"][0]["age_ms"])
+    finally:
+        procs.cleanup()
+
+
+def run(ctx):
+    ours, py = run_chain(ctx, "ours"), run_chain(ctx, "python")
+    hop = lsl_hop(ctx)
+    if len(ours["e2e"]) < 10 or len(py["e2e"]) < 10:
+        raise RuntimeError(f"too few bursts seen: {len(ours['e2e'])} / {len(py['e2e'])}")
+    rows = []
+    for key, what, hops in (("e2e", "burst sample -> control 150 (2 hops)", 2),
+                            ("hop1", "burst sample -> decoder above threshold (hop 1)", 1),
+                            ("hop2", "decoder -> control (hop 2)", 1)):
+        for q in (50, 99):
+            rows.append(ctx.Row("closedloop", f"{what} p{q}",
+                                float(np.percentile(ours[key], q)),
+                                float(np.percentile(py[key], q)),
+                                hops * float(np.percentile(hop, q)), "ms",
+                                samples={"ours": ours[key].tolist(), "python": py[key].tolist()}
+                                if key == "e2e" and q == 50 else {}))
+    for i, name in enumerate(("passthrough", "threshold controller")):
+        rows.append(ctx.Row("closedloop", f"CPU {name} (1 kHz input, 1 sample/push)",
+                            ours["cpu"][i], py["cpu"][i], None, "% of a core"))
+    return rows
+
+
+if __name__ == "__main__":  # a quick look without bench/run.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import run as runner  # noqa: E402
+
+    ctx = runner.Context(bin_dir=runner.helpers.BIN_DIR, lib_dir=runner.helpers.LIB_DIR,
+                         root=runner.ROOT, python=sys.executable, helpers=runner.helpers)
+    for r in run(ctx):
+        limit = f"{r.limit:9.3f}" if r.limit is not None else "        -"
+        print(f"{r.case:55s} ours {r.ours:9.3f}  python {r.python:9.3f}  limit {limit}  {r.unit}")
