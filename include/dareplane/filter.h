@@ -35,7 +35,6 @@ extern "C" {
 
 /* ---- design ---------------------------------------------------------------- */
 
-/* The kind of filter dp_butter() designs (scipy's btype). */
 typedef enum {
   DP_LOWPASS = 0,
   DP_HIGHPASS = 1,
@@ -69,7 +68,6 @@ DP_EXTERN int dp_sosfilt_zi(const double *sos, size_t n_sections, double *zi);
 
 /* ---- filter ---------------------------------------------------------------- */
 
-/* A multichannel SOS filter with its state (opaque; dp_sosfilt_new() makes one). */
 typedef struct dp_sosfilt dp_sosfilt_t;
 
 /* How a filter's state starts (and restarts after dp_sosfilt_reset()). */
@@ -118,7 +116,6 @@ DP_EXTERN void dp_sosfilt_reset(dp_sosfilt_t *f);
 DP_EXTERN int dp_sosfilt_state(const dp_sosfilt_t *f, double *zi);
 DP_EXTERN int dp_sosfilt_set_state(dp_sosfilt_t *f, const double *zi);
 
-/* The filter's number of channels and of sections (0 for NULL). */
 DP_EXTERN size_t dp_sosfilt_channels(const dp_sosfilt_t *f);
 DP_EXTERN size_t dp_sosfilt_n_sections(const dp_sosfilt_t *f);
 
@@ -131,17 +128,14 @@ DP_EXTERN size_t dp_sosfilt_n_sections(const dp_sosfilt_t *f);
  * a read returns nothing (Python returns the whole buffer); n_lookback = 1
  * works (Python returns an empty array); a read can consume what it read. */
 
-/* A filter bank (opaque; dp_filterbank_new() makes one). */
 typedef struct dp_filterbank dp_filterbank_t;
 
-/* A named band: Butterworth bandpass from low_hz to high_hz. */
 typedef struct {
   const char *name; /* copied */
-  double low_hz;    /* lower band edge in Hz, 0 < low_hz < high_hz */
-  double high_hz;   /* upper band edge in Hz, below fs/2 */
+  double low_hz;    /* band edges, 0 < low < high < fs/2 */
+  double high_hz;
 } dp_band_t;
 
-/* What a read of the filter bank returns for each filtered value x. */
 typedef enum {
   DP_FB_SIGNAL = 0, /* the filtered signal */
   DP_FB_SQUARE = 1, /* its square */
@@ -149,20 +143,18 @@ typedef enum {
                        first written one count as 0, as in Python */
 } dp_fb_output_t;
 
-/* Maximum number of bands of one filter bank. */
 #define DP_FILTERBANK_MAX_BANDS 64
 
-/* Options of dp_filterbank_new(); dp_filterbank_opts_init() sets the defaults. */
 typedef struct {
   const dp_band_t *bands; /* n_bands bands (1..DP_FILTERBANK_MAX_BANDS), in output order */
-  size_t n_bands;         /* number of bands in `bands` */
-  int order;              /* Butterworth order; default 8 */
-  double fs_hz;           /* sampling rate; default 1000 */
-  size_t n_channels;      /* input channels; default 1 */
-  dp_fb_output_t output;  /* default DP_FB_SIGNAL */
-  double buffer_s;        /* ring buffer length, int(fs * buffer_s) samples; default 1 */
-  size_t n_lookback;      /* for DP_FB_ABS_MA (>= 1); default 5 */
-  dp_zi_t init;           /* initial filter state; default DP_ZI_STEP (as Python) */
+  size_t n_bands;
+  int order;             /* Butterworth order; default 8 */
+  double fs_hz;          /* sampling rate; default 1000 */
+  size_t n_channels;     /* input channels; default 1 */
+  dp_fb_output_t output; /* default DP_FB_SIGNAL */
+  double buffer_s;       /* ring buffer length, int(fs * buffer_s) samples; default 1 */
+  size_t n_lookback;     /* for DP_FB_ABS_MA (>= 1); default 5 */
+  dp_zi_t init;          /* initial filter state; default DP_ZI_STEP (as Python) */
 } dp_filterbank_opts_t;
 
 /* Fills *opts with the defaults above (no bands). */
@@ -173,7 +165,6 @@ DP_EXTERN void dp_filterbank_opts_init(dp_filterbank_opts_t *opts);
  * than n_lookback + 1 samples, zero channels) or DP_ENOMEM, with a detail. */
 DP_EXTERN int dp_filterbank_new(dp_filterbank_t **out, const dp_filterbank_opts_t *opts);
 
-/* Frees the filter bank. NULL is a no-op. */
 DP_EXTERN void dp_filterbank_free(dp_filterbank_t *fb);
 
 /* Filters `n` samples x n_channels (row-major) of float32 or float64 data

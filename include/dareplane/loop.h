@@ -41,7 +41,6 @@
 extern "C" {
 #endif
 
-/* An event loop (opaque; dp_loop_new() makes one). */
 typedef struct dp_loop dp_loop_t;
 
 /* A callback: return 0 to carry on, < 0 to report failure (it is removed). */
@@ -50,7 +49,6 @@ typedef int (*dp_loop_fn)(dp_loop_t *loop, void *ctx);
 /* Identifies an added callback; never 0, never reused by a loop. */
 typedef uint64_t dp_loop_id_t;
 
-/* What the loop does with the ticks a late tick missed (see Overruns above). */
 typedef enum {
   DP_OVERRUN_SKIP = 0,     /* skip missed ticks (default) */
   DP_OVERRUN_CATCH_UP = 1, /* run missed ticks back to back */
@@ -60,12 +58,11 @@ typedef enum {
  * when now() >= t (a fake clock just sets its time to t). The loop calls
  * sleep_until only when it has nothing to do before t. */
 typedef struct {
-  double (*now)(void *ctx);                 /* the time in seconds */
-  void (*sleep_until)(void *ctx, double t); /* returns when now() >= t */
-  void *ctx;                                /* passed to both */
+  double (*now)(void *ctx);
+  void (*sleep_until)(void *ctx, double t);
+  void *ctx;
 } dp_clock_t;
 
-/* Options of dp_loop_new(); dp_loop_opts_init() sets the defaults. */
 typedef struct {
   double dt_s;             /* period, seconds; > 0 (no default: required) */
   dp_overrun_t overrun;    /* default DP_OVERRUN_SKIP */

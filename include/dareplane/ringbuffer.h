@@ -121,9 +121,9 @@ DP_EXTERN int dp_ringbuffer_newest(const dp_ringbuffer_t *rb, size_t n, void *da
 typedef struct {
   const void *data[2];    /* n[i] x frame elements each */
   const double *times[2]; /* n[i] timestamps each */
-  size_t n[2];            /* samples in span 0 and span 1 */
-  size_t count;           /* n[0] + n[1] */
-  uint64_t overrun;       /* unread samples that were overwritten before this look */
+  size_t n[2];
+  size_t count;     /* n[0] + n[1] */
+  uint64_t overrun; /* unread samples that were overwritten before this look */
 } dp_ringbuffer_view_t;
 
 /* Samples added since the read mark (may exceed the capacity: the excess is
