@@ -23,7 +23,8 @@ static void watch_worker(dp_stop_t *stop, void *arg) {
   }
   dp_log_info(lg, "watching %s: %zu channels at %g Hz", job->stream,
               dp_stream_watcher_channel_count(sw), dp_stream_watcher_info(sw)->nominal_srate);
-  while (!dp_stop_wait(stop, 1.0)) { /* once a second, until STOP */
+  double t = dp_now();
+  while (!dp_sleep_until_stop(t += 1.0, stop)) { /* once a second, until STOP */
     dp_stream_watcher_update(sw);
     dp_log_info(lg, "%llu new samples", (unsigned long long)dp_stream_watcher_n_new(sw));
     dp_stream_watcher_clear_new(sw);

@@ -24,7 +24,7 @@ static void rms(const float *data, size_t n, size_t nch, float *out) {
   }
 }
 
-/* Opens the outlet "<stream>_power": one RMS value per channel of the watched
+/* Opens the outlet "<stream>_power": one value per channel of the watched
  * stream, with the same channel labels, pushed at irregular times. */
 static int open_outlet(dp_lsl_outlet_t **out, const dp_stream_watcher_t *sw, const char *stream) {
   size_t nch = dp_stream_watcher_channel_count(sw);
@@ -68,7 +68,8 @@ static void power_worker(dp_stop_t *stop, void *arg) {
   power = malloc(nch * sizeof *power);
   if (window == NULL || power == NULL) goto done;
   dp_log_info(lg, "publishing %s_power: RMS of %zu channels over %zu samples", job->stream, nch, n);
-  while (!dp_stop_wait(stop, 0.1)) { /* ten times a second, until STOP */
+  double t = dp_now();
+  while (!dp_sleep_until_stop(t += 0.1, stop)) { /* ten times a second, until STOP */
     dp_stream_watcher_update(sw);
     if (dp_stream_watcher_n_new(sw) == 0) continue;
     dp_stream_watcher_clear_new(sw);
