@@ -145,7 +145,8 @@ static void undrained_stderr_never_blocks(void **state) {
   uv_mutex_unlock(&f.lock);
   assert_true(done); /* the log calls returned while nobody read stderr */
   uv_thread_join(&t);
-  assert_int_equal(dp_log_console_flush(50), DP_ETIMEDOUT); /* the pipe is still full */
+  /* No assertion on whether the pipe is full now: a slow writer (valgrind runs
+   * one thread at a time) drops lines at the queue before the pipe fills. */
   capture_drain(&c);
   char *out = capture_end(&c);
   dp_log_set_console_limit(1024 * 1024);
