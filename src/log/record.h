@@ -70,7 +70,8 @@ const char *dp_log_level_colour(int level);
  * `created` and the milliseconds `msecs` (as Python's formatter does), into
  * out; returns its length like snprintf. Defined for any double: msecs is
  * clamped to 0..999 (NaN gives 0), a `created` beyond +-1e15 s or NaN shows as
- * the epoch. */
+ * the epoch. The date and time of the last second are kept per thread (a
+ * change of the time zone shows from the next second on). */
 size_t dp_log_format_asctime(char *out, size_t size, double created, double msecs);
 
 /* Waits on `cond` (with `lock` held) until signalled or until the uv_hrtime()
