@@ -64,7 +64,7 @@ typedef struct server {
   const char *logfile;
   bool console;
   limits_t lim;
-  dp_textbuf_t out;               /* lines of the current read, written in one go */
+  dp_textbuf_t out;                     /* lines of the current read, written in one go */
   dp_log_console_batch_t console_lines; /* and the same for the console */
   bool write_failed;
 } server_t;

@@ -112,12 +112,23 @@ void dp_log_decoded_free(dp_log_decoded_t *d) {
 /* Room kept under a limit for the truncation note. */
 #define NOTE_ROOM 64
 
-enum { F_NAME, F_LEVELNAME, F_LEVELNO, F_CREATED, F_MSECS, F_RELATIVE, F_MSG, F_ARGS, F_EXC_TEXT,
-       F_STACK_INFO, N_FIELDS };
+enum {
+  F_NAME,
+  F_LEVELNAME,
+  F_LEVELNO,
+  F_CREATED,
+  F_MSECS,
+  F_RELATIVE,
+  F_MSG,
+  F_ARGS,
+  F_EXC_TEXT,
+  F_STACK_INFO,
+  N_FIELDS
+};
 
 static const char *const field_keys[N_FIELDS] = {
-    "name", "levelname", "levelno", "created", "msecs", "relativeCreated", "msg", "args",
-    "exc_text", "stack_info"};
+    "name", "levelname", "levelno",  "created",   "msecs", "relativeCreated",
+    "msg",  "args",      "exc_text", "stack_info"};
 
 /* One record's fields, found by the scanner. */
 typedef struct record {
@@ -323,8 +334,8 @@ static bool no_args(const record_t *r) {
   const dp_json_span_t *a = &r->f[F_ARGS];
   if (a->kind == DP_JSON_ABSENT) return true;
   if (a->kind == DP_JSON_STRING)
-    return r->len[F_ARGS] == 0 || (strnlen(r->text[F_ARGS], r->len[F_ARGS]) == 2 &&
-                                   memcmp(r->text[F_ARGS], "()", 2) == 0);
+    return r->len[F_ARGS] == 0 ||
+           (strnlen(r->text[F_ARGS], r->len[F_ARGS]) == 2 && memcmp(r->text[F_ARGS], "()", 2) == 0);
   if (a->kind != DP_JSON_OTHER) return false;
   if (a->raw[0] == 'n') return true; /* null */
   if (a->raw[0] != '[' && a->raw[0] != '{') return false;

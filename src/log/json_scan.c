@@ -32,9 +32,10 @@ static long hex4(ptr_t p, ptr_t end) {
   long v = 0;
   for (int i = 0; i < 4; i++) {
     unsigned char c = p[i];
-    int d = is_digit(c) ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                         : -1;
+    int d = is_digit(c)            ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
     if (d < 0) return -1;
     v = v * 16 + d;
   }
@@ -124,11 +125,11 @@ static ptr_t scan_number(ptr_t p, ptr_t end) {
   }
   if (!real) {
     if (int_digits != 19) return int_digits < 19 ? p : NULL;
-    return memcmp(digits, neg ? "9223372036854775808" : "9223372036854775807", 19) <= 0 ? p
-                                                                                           : NULL;
+    return memcmp(digits, neg ? "9223372036854775808" : "9223372036854775807", 19) <= 0 ? p : NULL;
   }
   /* |x| < 10^(int digits + exp) <= 10^308 < DBL_MAX: no overflow */
-  long mag = int_digits == 1 && *digits == '0' ? 0 : (long)(int_digits < 1000000 ? int_digits : 1000000);
+  long mag =
+      int_digits == 1 && *digits == '0' ? 0 : (long)(int_digits < 1000000 ? int_digits : 1000000);
   if (mag + exp <= 308) return p;
   return real_overflows(start, (size_t)(p - start)) ? NULL : p;
 }
@@ -146,7 +147,7 @@ static long find_key(ptr_t k, ptr_t k_end, bool escaped, const char *const *keys
   char storage[KEY_MAX + 8];
   dp_textbuf_t b;
   if (escaped) {
-    if (len > 6 * KEY_MAX) return -1;
+    if (len > (size_t)6 * KEY_MAX) return -1;
     dp_textbuf_init(&b, storage, sizeof storage);
     dp_json_span_t s = {.raw = (const char *)k, .raw_len = (size_t)(k_end - k)};
     dp_json_unescape(&b, &s);
@@ -207,7 +208,7 @@ bool dp_json_scan_object(const char *json, size_t len, const char *const *keys, 
         p = scan_number(p, end);
       } else {
         kind = DP_JSON_OTHER;
-        p = *p == 't' ? scan_literal(p, end, "true")
+        p = *p == 't'   ? scan_literal(p, end, "true")
             : *p == 'f' ? scan_literal(p, end, "false")
             : *p == 'n' ? scan_literal(p, end, "null")
                         : NULL;

@@ -50,9 +50,9 @@ void dp_log_console_line(int level, const char *prefix, size_t prefix_len, const
  * exactly as dp_log_console_line would; send leaves the batch empty. Not
  * thread-safe itself (one producer per batch). */
 typedef struct dp_log_console_batch {
-  void *head, *tail;                 /* the lines made so far (console_queue.c's) */
-  unsigned long long dropped_first;  /* lines lost (no memory) before head */
-  unsigned long long failed;         /* lines lost (no memory) after tail */
+  void *head, *tail;                /* the lines made so far (console_queue.c's) */
+  unsigned long long dropped_first; /* lines lost (no memory) before head */
+  unsigned long long failed;        /* lines lost (no memory) after tail */
 } dp_log_console_batch_t;
 
 /* Adds a line: `prefix` (prefix_len bytes) and `msg` (msg_len bytes). */
