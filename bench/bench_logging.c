@@ -8,7 +8,9 @@
  *       another thread needs). One JSON line per case.
  *   bench-logging load PORT CLIENTS N
  *       load generator: CLIENTS connections each send N pre-encoded record
- *       frames as fast as TCP takes them. Prints {"seconds": ...}.
+ *       frames as fast as TCP takes them. The connections are made one after
+ *       another first (the Python server's listen backlog is 5: more at once
+ *       would lose some), then all send at once. Prints {"seconds": ...}.
  *   bench-logging limit CLIENTS N
  *       the same load into an in-process sink that only counts bytes: raw
  *       loopback TCP, the ceiling for any log server. Prints records/s. */
@@ -91,6 +93,8 @@ typedef struct gen {
   size_t expected, received; /* sink only: bytes */
   uint64_t done_at;
   int open_clients;
+  int port, to_connect;     /* clients still to connect, one at a time */
+  struct client *connected; /* connected clients, waiting for the others */
 } gen_t;
 
 typedef struct client {
@@ -99,6 +103,7 @@ typedef struct client {
   uv_write_t write;
   uv_shutdown_t shutdown;
   gen_t *g;
+  struct client *next_connected;
 } client_t;
 
 static void build_payload(gen_t *g, int k, int n) {
@@ -145,30 +150,49 @@ static void on_written(uv_write_t *req, int status) {
   uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown);
 }
 
-static void on_connected(uv_connect_t *req, int status) {
-  client_t *c = req->data;
-  if (status < 0) {
-    fprintf(stderr, "bench-logging: connect: %s\n", uv_strerror(status));
-    uv_close((uv_handle_t *)&c->tcp, on_client_closed);
-    return;
-  }
+static void start_client(gen_t *g);
+
+static void send_payload(client_t *c) {
   uv_buf_t buf = uv_buf_init(c->g->payload, (unsigned)c->g->payload_len);
   c->write.data = c;
   uv_write(&c->write, (uv_stream_t *)&c->tcp, &buf, 1, on_written);
 }
 
-static void start_clients(gen_t *g, int port, int clients) {
-  struct sockaddr_in addr;
-  uv_ip4_addr("127.0.0.1", port, &addr);
-  for (int k = 0; k < clients; k++) {
-    client_t *c = calloc(1, sizeof *c);
-    c->g = g;
-    uv_tcp_init(g->loop, &c->tcp);
-    c->tcp.data = c;
-    c->connect.data = c;
-    g->open_clients++;
-    uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&addr, on_connected);
+static void on_connected(uv_connect_t *req, int status) {
+  client_t *c = req->data;
+  gen_t *g = c->g;
+  if (status < 0) {
+    fprintf(stderr, "bench-logging: connect: %s\n", uv_strerror(status));
+    uv_close((uv_handle_t *)&c->tcp, on_client_closed);
+  } else {
+    c->next_connected = g->connected;
+    g->connected = c;
   }
+  if (g->to_connect > 0) {
+    start_client(g);
+    return;
+  }
+  for (client_t *k = g->connected; k != NULL; k = k->next_connected) send_payload(k);
+  g->connected = NULL;
+}
+
+static void start_client(gen_t *g) {
+  struct sockaddr_in addr;
+  uv_ip4_addr("127.0.0.1", g->port, &addr);
+  client_t *c = calloc(1, sizeof *c);
+  c->g = g;
+  uv_tcp_init(g->loop, &c->tcp);
+  c->tcp.data = c;
+  c->connect.data = c;
+  g->open_clients++;
+  g->to_connect--;
+  uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&addr, on_connected);
+}
+
+static void start_clients(gen_t *g, int port, int clients) {
+  g->port = port;
+  g->to_connect = clients;
+  start_client(g);
 }
 
 static void sink_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf) {

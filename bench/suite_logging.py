@@ -1,9 +1,11 @@
 """Logging: the cost of one log call with the network handler on (server up,
 server down), ours (bench-logging call) vs dareplane_utils' get_logger in the
 same run, with formatting + copying the message as the limit; and a log
-server's ingest rate from 8 clients under one load generator (bench-logging
-load), dp-logserver vs the Python log server (LogRecordSocketReceiver),
-with raw loopback TCP into a byte-counting sink as the limit."""
+server's ingest rate from 8 and from 16 clients under one load generator
+(bench-logging load), dp-logserver vs the Python log server
+(LogRecordSocketReceiver), with raw loopback TCP into a byte-counting sink
+as the limit. dp-logserver runs with its console on (stderr to /dev/null),
+as a control room starts it."""
 from __future__ import annotations
 
 import json
@@ -13,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-CLIENTS, PER_CLIENT = 8, 10000
+INGEST_CLIENTS, PER_CLIENT = (8, 16), 10000
 
 PY_CALL = r"""
 import logging, statistics, sys, time
@@ -56,15 +58,35 @@ def count_lines_until(path: Path, total: int, timeout: float) -> float:
     raise RuntimeError(f"{path.name}: only {seen} of {total} lines after {timeout}s")
 
 
-def ingest_rate(ctx, procs, argv, port: int, logfile: Path) -> float:
+def ingest_rate(ctx, procs, argv, port: int, logfile: Path, clients: int) -> float:
     procs.start(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ctx.helpers.wait_for_port(port)
-    total = CLIENTS * PER_CLIENT
+    total = clients * PER_CLIENT
     t0 = time.monotonic()
-    subprocess.run([str(ctx.bin_dir / "bench-logging"), "load", str(port), str(CLIENTS),
+    subprocess.run([str(ctx.bin_dir / "bench-logging"), "load", str(port), str(clients),
                     str(PER_CLIENT)], check=True, capture_output=True)
     t1 = count_lines_until(logfile, total, timeout=300)
     return total / (t1 - t0)
+
+
+def ingest_row(ctx, procs, tmp: Path, clients: int):
+    """Ours, Python's server and the raw loopback limit for `clients` clients."""
+    h = ctx.helpers
+    rates = []
+    for name, argv in (("ours", [ctx.bin_dir / "dp-logserver"]),
+                       ("py", [ctx.python, h.ROOT / "tests" / "interop" / "py_log_server.py"])):
+        port, logfile = h.free_port(), tmp / f"{name}{clients}.log"
+        if name == "ours":
+            argv = argv + [f"--port={port}", "--logfile", logfile]
+        else:
+            argv = argv + [port, logfile]
+        rates.append(ingest_rate(ctx, procs, argv, port, logfile, clients))
+        procs.cleanup()
+    limit = json.loads(subprocess.run(
+        [str(ctx.bin_dir / "bench-logging"), "limit", str(clients), str(PER_CLIENT)],
+        check=True, capture_output=True, text=True).stdout)["records_per_s"]
+    return ctx.Row("logging", f"server ingest, {clients} clients", rates[0], rates[1], limit,
+                   "records/s", higher_is_better=True)
 
 
 def run(ctx):
@@ -88,21 +110,8 @@ def run(ctx):
                                     "ns/call"))
             procs.cleanup()
 
-            port = h.free_port()
-            ours_rate = ingest_rate(ctx, procs, [ctx.bin_dir / "dp-logserver", f"--port={port}",
-                                                 "--logfile", tmp / "ours.log"], port,
-                                    tmp / "ours.log")
-            procs.cleanup()
-            port = h.free_port()
-            py_rate = ingest_rate(ctx, procs, [ctx.python, h.ROOT / "tests" / "interop" /
-                                               "py_log_server.py", port, tmp / "py.log"], port,
-                                  tmp / "py.log")
-            procs.cleanup()
-            limit = json.loads(subprocess.run(
-                [str(ctx.bin_dir / "bench-logging"), "limit", str(CLIENTS), str(PER_CLIENT)],
-                check=True, capture_output=True, text=True).stdout)["records_per_s"]
-            rows.append(ctx.Row("logging", f"server ingest, {CLIENTS} clients", ours_rate,
-                                py_rate, limit, "records/s", higher_is_better=True))
+            for clients in INGEST_CLIENTS:
+                rows.append(ingest_row(ctx, procs, tmp, clients))
         finally:
             procs.cleanup()
     return rows

@@ -10,11 +10,13 @@
  *                                        "!flush" waits until everything is
  *                                        sent, "!retry" reconnects now
  *   options: --name NAME (logger, default example.logging), --loglevel L,
- *            --queue N (queue bound: N records, N KiB), --quiet (no console)
+ *            --queue N (queue bound: N records, N KiB), --quiet (no console),
+ *            --exit-wait SECONDS (see below; default 30)
  *
  * The log call never waits for the network. At exit the library waits up to
  * 1 s for queued records to go out; after --count or --stdin this example
- * waits up to 30 s itself (dp_log_shutdown). */
+ * waits up to --exit-wait seconds itself (dp_log_shutdown), and when records
+ * were still unsent or dropped it says how many on stderr and exits 3. */
 #include <dareplane/dareplane.h>
 
 #include <stdio.h>
@@ -49,7 +51,7 @@ static void log_stdin(dp_logger_t *log) {
 
 int main(int argc, char **argv) {
   const char *name = "example.logging", *level = NULL, *v;
-  long count = -1, queue = 0;
+  long count = -1, queue = 0, exit_wait = 30;
   int use_stdin = 0, quiet = 0;
   for (int i = 1; i < argc; i++) {
     if ((v = arg_value(argc, argv, &i, "--name")) != NULL)
@@ -60,6 +62,8 @@ int main(int argc, char **argv) {
       count = strtol(v, NULL, 10);
     else if ((v = arg_value(argc, argv, &i, "--queue")) != NULL)
       queue = strtol(v, NULL, 10);
+    else if ((v = arg_value(argc, argv, &i, "--exit-wait")) != NULL)
+      exit_wait = strtol(v, NULL, 10);
     else if (strcmp(argv[i], "--stdin") == 0)
       use_stdin = 1;
     else if (strcmp(argv[i], "--quiet") == 0)
@@ -89,6 +93,14 @@ int main(int argc, char **argv) {
     dp_log_error(log, "an error, e.g. a stream that went away");
     return 0; /* the library's exit handler sends what is queued (up to 1 s) */
   }
-  dp_log_shutdown(30000); /* many records, maybe a busy server: up to 30 s */
+  /* many records, maybe a busy server: wait for them (default up to 30 s) */
+  dp_log_shutdown(exit_wait > 0 && exit_wait < 86400 ? (unsigned)exit_wait * 1000u : 30000u);
+  dp_log_net_stats_t st;
+  dp_log_net_stats(&st);
+  if (st.sent < st.queued || st.dropped > 0) {
+    fprintf(stderr, "%s: %llu of %llu records not sent to the log server (%llu dropped)\n", name,
+            st.queued - st.sent, st.queued, st.dropped);
+    return 3;
+  }
   return 0;
 }

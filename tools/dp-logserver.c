@@ -64,28 +64,34 @@ typedef struct server {
   const char *logfile;
   bool console;
   limits_t lim;
-  dp_textbuf_t out; /* lines of the current read, written in one go */
+  dp_textbuf_t out;                     /* lines of the current read, written in one go */
+  dp_log_console_batch_t console_lines; /* and the same for the console */
   bool write_failed;
 } server_t;
 
 /* ---- output -------------------------------------------------------------- */
 
-/* Writes the lines gathered in srv->out to the file, flushed. */
+/* Writes the lines gathered in srv->out to the file, flushed, and queues
+ * their console lines. */
 static void flush_lines(server_t *srv) {
+  if (srv->console) dp_log_console_batch_send(&srv->console_lines);
   if (srv->out.len == 0) return;
   if (fwrite(srv->out.data, 1, srv->out.len, srv->file) != srv->out.len || fflush(srv->file) != 0) {
     if (!srv->write_failed) perror("dp-logserver: writing the log file");
     srv->write_failed = true;
   }
   srv->out.len = 0;
+  if (dp_textbuf_failed(&srv->out)) dp_textbuf_free(&srv->out); /* out of memory: start afresh */
 }
 
-/* One line: to the pending file output and to the console (a queue that
- * never blocks; see dp_log_set_console). */
-static void add_line(server_t *srv, int level, const char *line, size_t prefix, size_t len) {
-  dp_textbuf_put(&srv->out, line, len);
+/* The line that ends srv->out (from `start`, without newline) is complete:
+ * ends it and gathers it for the console (a queue that never blocks; see
+ * dp_log_set_console). */
+static void end_line(server_t *srv, int level, size_t start, size_t prefix) {
+  if (srv->console)
+    dp_log_console_batch_add(&srv->console_lines, level, srv->out.data + start, prefix,
+                             srv->out.data + start + prefix, srv->out.len - start - prefix);
   dp_textbuf_putc(&srv->out, '\n');
-  if (srv->console) dp_log_console_line(level, line, prefix, line + prefix);
   if (srv->out.len >= FLUSH_AT) flush_lines(srv);
 }
 
@@ -103,7 +109,9 @@ static void server_line(server_t *srv, int level, const char *fmt, ...) {
   size_t prefix = dp_log_format_line(line, sizeof line, now, "dp-logserver", level, "");
   size_t len = dp_log_format_line(line, sizeof line, now, "dp-logserver", level, msg);
   if (len >= sizeof line) len = sizeof line - 1;
-  add_line(srv, level, line, prefix, len);
+  size_t start = srv->out.len;
+  dp_textbuf_put(&srv->out, line, len);
+  end_line(srv, level, start, prefix);
   flush_lines(srv);
 }
 
@@ -153,15 +161,15 @@ static int on_frame(void *ctx, const char *json, size_t len) {
   client_t *c = ctx;
   server_t *srv = c->srv;
   c->frames++;
-  char storage[1024];
-  dp_textbuf_t line;
-  dp_textbuf_init(&line, storage, sizeof storage);
   int level;
-  size_t prefix;
-  int rc = dp_log_frame_line(json, len, srv->lim.max_message, &line, &level, &prefix);
-  if (rc == 0) add_line(srv, level, line.data, prefix, line.len);
-  dp_textbuf_free(&line);
-  return rc;
+  size_t prefix, start = srv->out.len;
+  int rc = dp_log_frame_line(json, len, srv->lim.max_message, &srv->out, &level, &prefix);
+  if (rc < 0) {
+    srv->out.len = start; /* nothing of a bad record */
+    return rc;
+  }
+  end_line(srv, level, start, prefix);
+  return 0;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {

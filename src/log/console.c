@@ -19,16 +19,23 @@ static time_t whole_seconds(double created) {
 }
 
 size_t dp_log_format_asctime(char *out, size_t size, double created, double msecs) {
+  /* The date and time of the last second asked for in this thread: records
+   * come many per second, and localtime_r + strftime cost more than the
+   * rest of a log server's line. */
+  static _Thread_local time_t cached_secs = -1;
+  static _Thread_local char cached[32];
   time_t secs = whole_seconds(created);
   /* compared as a double first: converting one outside int's range (or NaN)
    * to int is undefined */
   int millis = msecs >= 0.0 && msecs < 1000.0 ? (int)msecs : msecs >= 1000.0 ? 999 : 0;
-  struct tm tm;
-  char stamp[32];
-  if (localtime_r(&secs, &tm) == NULL ||
-      strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-    snprintf(stamp, sizeof stamp, "1970-01-01 00:00:00");
-  int n = snprintf(out, size, "%s,%03d", stamp, millis);
+  if (secs != cached_secs || cached[0] == '\0') {
+    struct tm tm;
+    if (localtime_r(&secs, &tm) == NULL ||
+        strftime(cached, sizeof cached, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+      snprintf(cached, sizeof cached, "1970-01-01 00:00:00");
+    cached_secs = secs;
+  }
+  int n = snprintf(out, size, "%s,%03d", cached, millis);
   return n < 0 ? 0 : (size_t)n;
 }
 

@@ -44,6 +44,23 @@ void dp_log_console_emit(const dp_log_record_t *rec);
  * is dropped and counted. */
 void dp_log_console_line(int level, const char *prefix, size_t prefix_len, const char *msg);
 
+/* Lines for the console gathered outside the queue's lock and queued in one
+ * go (dp-logserver queues each read's lines so): zero-initialise, add lines
+ * (their text is copied), send. Each line is accepted or dropped and counted
+ * exactly as dp_log_console_line would; send leaves the batch empty. Not
+ * thread-safe itself (one producer per batch). */
+typedef struct dp_log_console_batch {
+  void *head, *tail;                /* the lines made so far (console_queue.c's) */
+  unsigned long long dropped_first; /* lines lost (no memory) before head */
+  unsigned long long failed;        /* lines lost (no memory) after tail */
+} dp_log_console_batch_t;
+
+/* Adds a line: `prefix` (prefix_len bytes) and `msg` (msg_len bytes). */
+void dp_log_console_batch_add(dp_log_console_batch_t *batch, int level, const char *prefix,
+                              size_t prefix_len, const char *msg, size_t msg_len);
+/* Queues the batch's lines in order (never blocks on stderr). */
+void dp_log_console_batch_send(dp_log_console_batch_t *batch);
+
 /* The ANSI colour of a level's prefix on a terminal (colorlog's defaults as
  * dareplane_utils configures them: DEBUG cyan, INFO green, WARNING yellow,
  * ERROR red, CRITICAL red on white). */
@@ -53,7 +70,8 @@ const char *dp_log_level_colour(int level);
  * `created` and the milliseconds `msecs` (as Python's formatter does), into
  * out; returns its length like snprintf. Defined for any double: msecs is
  * clamped to 0..999 (NaN gives 0), a `created` beyond +-1e15 s or NaN shows as
- * the epoch. */
+ * the epoch. The date and time of the last second are kept per thread (a
+ * change of the time zone shows from the next second on). */
 size_t dp_log_format_asctime(char *out, size_t size, double created, double msecs);
 
 /* Waits on `cond` (with `lock` held) until signalled or until the uv_hrtime()

@@ -253,13 +253,17 @@ def test_sixteen_clients_every_record_exactly_once(procs, port, tmp_path):
     logfile = tmp_path / "many.log"
     start_dp_logserver(procs, port, logfile)
     n_clients, n_records = 16, 20000
+    # Each client waits for its queue to drain before it exits (--exit-wait)
+    # and exits 3 when a record was still unsent: on a loaded machine the
+    # 30 s default could pass with records queued, which were then lost at
+    # the client, not at the server (issue 12).
     clients = [c_logger(procs, port, "--name", f"many.c{k}", "--count", n_records, "--queue",
-                        n_records) for k in range(n_clients)]
+                        n_records, "--exit-wait", 300) for k in range(n_clients)]
     for c in clients:
-        assert c.wait(120) == 0
+        assert c.wait(360) == 0, "a client could not send all its records"
     total = n_clients * n_records
     helpers.wait_until(lambda: logfile.stat().st_size > 0 and
-                       sum(1 for _ in logfile.open("rb")) >= total, timeout=60,
+                       sum(1 for _ in logfile.open("rb")) >= total, timeout=120,
                        interval=0.2, what=f"{total} lines")
     seen: dict[str, list[int]] = {}
     for name, level, msg in records(logfile):
