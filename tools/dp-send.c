@@ -58,13 +58,21 @@ static int run_commands(dp_client_t *c, char **cmds, int n, double timeout) {
   return 0;
 }
 
-/* stdin is not a terminal: one command per line. */
+/* The longest input line: the module server's default command limit. */
+enum { MAX_LINE = 65536 };
+
+/* stdin is not a terminal: one command per line (at most MAX_LINE bytes). */
 static int run_lines(dp_client_t *c, double timeout) {
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t n;
+  char *line = malloc(MAX_LINE + 2);
+  if (line == NULL) return -1;
   int status = 0;
-  while (status == 0 && (n = getline(&line, &cap, stdin)) >= 0) {
+  while (status == 0 && fgets(line, MAX_LINE + 2, stdin) != NULL) {
+    size_t n = strlen(line);
+    if (n > MAX_LINE && line[n - 1] != '\n') {
+      fprintf(stderr, "dp-send: an input line is longer than %d bytes\n", MAX_LINE);
+      status = -1;
+      break;
+    }
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
     if (n > 0) status = run_commands(c, &line, 1, timeout);
   }
@@ -117,7 +125,9 @@ static int run_console(dp_client_t *c, int port) {
 }
 
 int main(int argc, char **argv) {
+#ifdef SIGPIPE
   signal(SIGPIPE, SIG_IGN); /* a closed module is an error message, not death */
+#endif
   dp_client_opts_t o;
   dp_client_opts_init(&o);
   o.attempts = 1;
