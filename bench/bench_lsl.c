@@ -2,23 +2,31 @@
  * a stream published by another process (started by bench/suite_lsl.py):
  *
  *   bench-lsl --name N --mode ours|raw|latency [--seconds S] [--period-ms P]
- *             [--chunk C]
+ *             [--chunk C] [--buffer B] [--poll-us U]
  *
- * ours:    dp_stream_watcher_update() every P ms (a module's loop);
+ * ours:    dp_stream_watcher_update() every P ms (a module's loop), with a
+ *          buffer of B seconds (default 2);
  * raw:     the same loop calling liblsl's lsl_pull_chunk_f into one
- *          preallocated buffer, nothing else (the limit of any watcher);
- * latency: update() in a tight loop; for every sample that ends one of the
+ *          preallocated buffer, nothing else (the limit of any watcher),
+ *          with an inlet queue of the same size as the watcher's;
+ * latency: update() in a loop, sleeping U us between updates (default 0:
+ *          none); for every new sample (read with
+ *          dp_stream_watcher_peek_new, zero-copy) that ends one of the
  *          publisher's chunks (ramp value % --chunk == --chunk - 1), liblsl's
  *          clock when it became visible minus its timestamp; with
  *          bench/lsl_publisher.py, whose chunks liblsl stamps at the push,
  *          that is the delay from push to visible.
  * CPU time is this thread's (CLOCK_THREAD_CPUTIME_ID) inside the measured
- * calls. Prints one JSON line. */
+ * calls, and the whole process's (getrusage: liblsl's receiving threads
+ * too) over the run; rss_kb is the process's peak resident memory and
+ * ring_bytes the size of the watcher's buffer. Prints one JSON line. */
 #include <dareplane/dareplane.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <uv.h>
 
@@ -35,30 +43,66 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+static uint64_t process_cpu_ns(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000u +
+         ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
+}
+
+/* Peak resident set of this process in KiB (VmHWM), 0 if unknown. */
+static unsigned long peak_rss_kb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  unsigned long kb = 0;
+  while (f != NULL && fgets(line, sizeof line, f) != NULL)
+    if (sscanf(line, "VmHWM: %lu kB", &kb) == 1) break;
+  if (f != NULL) fclose(f);
+  return kb;
+}
+
 struct stats {
-  uint64_t updates, samples, cpu_ns;
+  uint64_t updates, samples, cpu_ns, proc_cpu_ns, wall_ns;
+  size_t ring_bytes;
 };
 
 static void report(const char *mode, const struct stats *s) {
-  printf("{\"mode\": \"%s\", \"updates\": %llu, \"samples\": %llu, \"cpu_ns\": %llu}\n", mode,
-         (unsigned long long)s->updates, (unsigned long long)s->samples,
-         (unsigned long long)s->cpu_ns);
+  printf("{\"mode\": \"%s\", \"updates\": %llu, \"samples\": %llu, \"cpu_ns\": %llu, "
+         "\"proc_cpu_ns\": %llu, \"wall_ns\": %llu, \"rss_kb\": %lu, \"ring_bytes\": %zu}\n",
+         mode, (unsigned long long)s->updates, (unsigned long long)s->samples,
+         (unsigned long long)s->cpu_ns, (unsigned long long)s->proc_cpu_ns,
+         (unsigned long long)s->wall_ns, peak_rss_kb(), s->ring_bytes);
 }
 
-static int run_ours(const char *name, double seconds, unsigned period_ms, int latency,
-                    uint64_t chunk) {
+/* Delays of the chunk-final samples among the new ones (channel 0 holds the
+ * ramp), read in place; consumes them. */
+static void note_delays(dp_stream_watcher_t *sw, size_t ch, uint64_t chunk, double *delays,
+                        size_t cap, size_t *n_delays) {
+  double now = dp_lsl_local_clock();
+  dp_ringbuffer_view_t v;
+  dp_stream_watcher_peek_new(sw, &v);
+  for (int s = 0; s < 2; s++) {
+    const float *d = v.data[s];
+    for (size_t i = 0; i < v.n[s] && *n_delays < cap; i++)
+      if ((uint64_t)d[i * ch] % chunk == chunk - 1) delays[(*n_delays)++] = now - v.times[s][i];
+  }
+  dp_stream_watcher_consume(sw, SIZE_MAX);
+}
+
+static int run_ours(const char *name, double seconds, double buffer_s, unsigned period_ms,
+                    unsigned poll_us, int latency, uint64_t chunk) {
   dp_stream_watcher_t *sw;
-  if (dp_stream_watcher_new(&sw, name, 2.0) != 0 || dp_stream_watcher_connect(sw, 20.0) != 0) {
+  if (dp_stream_watcher_new(&sw, name, buffer_s) != 0 || dp_stream_watcher_connect(sw, 20.0) != 0) {
     fprintf(stderr, "bench-lsl: %s\n", dp_error_detail());
     return 1;
   }
   struct stats s = {0};
-  size_t cap = 1 << 16, n_delays = 0, ch = dp_stream_watcher_channel_count(sw);
-  size_t cap_samples = dp_ringbuffer_capacity(dp_stream_watcher_buffer(sw));
-  double *delays = malloc(cap * sizeof *delays);
-  float *data = latency ? malloc(cap_samples * ch * sizeof *data) : NULL;
-  double *times = latency ? malloc(cap_samples * sizeof *times) : NULL;
-  uint64_t end = uv_hrtime() + (uint64_t)(seconds * 1e9);
+  size_t cap = 1 << 20, n_delays = 0, ch = dp_stream_watcher_channel_count(sw);
+  const dp_ringbuffer_t *rb = dp_stream_watcher_buffer(sw);
+  s.ring_bytes = dp_ringbuffer_capacity(rb) * (ch * sizeof(float) + sizeof(double));
+  double *delays = latency ? malloc(cap * sizeof *delays) : NULL;
+  dp_stream_watcher_consume(sw, SIZE_MAX);
+  uint64_t start = uv_hrtime(), end = start + (uint64_t)(seconds * 1e9), p0 = process_cpu_ns();
   while (uv_hrtime() < end) {
     uint64_t c0 = thread_cpu_ns();
     int n = dp_stream_watcher_update(sw);
@@ -66,32 +110,33 @@ static int run_ours(const char *name, double seconds, unsigned period_ms, int la
     if (n < 0) break;
     s.updates++;
     s.samples += (uint64_t)n;
-    if (latency && n > 0) {
-      double now = dp_lsl_local_clock();
-      size_t k = (size_t)n < cap_samples ? (size_t)n : cap_samples;
-      dp_stream_watcher_newest(sw, k, data, times);
-      for (size_t i = 0; i < k && n_delays < cap; i++) /* chunk-final ramp samples */
-        if ((uint64_t)data[i * ch] % chunk == chunk - 1) delays[n_delays++] = now - times[i];
+    if (latency && n > 0) note_delays(sw, ch, chunk, delays, cap, &n_delays);
+    if (!latency) {
+      uv_sleep(period_ms);
+    } else if (poll_us > 0) { /* let liblsl's receiving thread run on a small machine */
+      struct timespec ts = {0, (long)poll_us * 1000};
+      nanosleep(&ts, NULL);
     }
-    if (!latency) uv_sleep(period_ms);
   }
+  s.proc_cpu_ns = process_cpu_ns() - p0;
+  s.wall_ns = uv_hrtime() - start;
   if (latency) {
     qsort(delays, n_delays, sizeof *delays, cmp_double);
-    printf("{\"mode\": \"latency\", \"n\": %zu, \"median_s\": %.9f, \"p90_s\": %.9f}\n", n_delays,
-           n_delays ? delays[n_delays / 2] : -1.0, n_delays ? delays[n_delays * 9 / 10] : -1.0);
+    printf("{\"mode\": \"latency\", \"n\": %zu, \"p50_s\": %.9f, \"p99_s\": %.9f, "
+           "\"samples\": %llu}\n",
+           n_delays, n_delays ? delays[n_delays / 2] : -1.0,
+           n_delays ? delays[n_delays * 99 / 100] : -1.0, (unsigned long long)s.samples);
   } else {
     report("ours", &s);
   }
   free(delays);
-  free(data);
-  free(times);
   dp_stream_watcher_free(sw);
   return 0;
 }
 
 /* The limit: liblsl's pull into one preallocated buffer of the same size the
  * watcher uses, and nothing else. */
-static int run_raw(const char *name, double seconds, unsigned period_ms) {
+static int run_raw(const char *name, double seconds, double buffer_s, unsigned period_ms) {
   const dp_lsl_api_t *lsl = dp_lsl_api();
   char pred[512];
   lsl_streaminfo found;
@@ -102,15 +147,15 @@ static int run_raw(const char *name, double seconds, unsigned period_ms) {
   }
   int32_t ec = 0;
   unsigned long ch = (unsigned long)lsl->get_channel_count(found);
-  unsigned long chunk = (unsigned long)(lsl->get_nominal_srate(found) * 2.0);
+  unsigned long chunk = (unsigned long)(lsl->get_nominal_srate(found) * buffer_s);
   if (chunk > 32768) chunk = 32768;
-  lsl_inlet in = lsl->create_inlet(found, 360, 0, 1);
+  lsl_inlet in = lsl->create_inlet(found, (int32_t)ceil(buffer_s), 0, 1);
   lsl->destroy_streaminfo(found);
   lsl->open_stream(in, 10.0, &ec);
   float *buf = malloc(chunk * ch * sizeof *buf);
   double *ts = malloc(chunk * sizeof *ts);
   struct stats s = {0};
-  uint64_t end = uv_hrtime() + (uint64_t)(seconds * 1e9);
+  uint64_t start = uv_hrtime(), end = start + (uint64_t)(seconds * 1e9), p0 = process_cpu_ns();
   while (ec == 0 && uv_hrtime() < end) {
     uint64_t c0 = thread_cpu_ns();
     unsigned long got;
@@ -122,6 +167,8 @@ static int run_raw(const char *name, double seconds, unsigned period_ms) {
     s.updates++;
     uv_sleep(period_ms);
   }
+  s.proc_cpu_ns = process_cpu_ns() - p0;
+  s.wall_ns = uv_hrtime() - start;
   report("raw", &s);
   lsl->destroy_inlet(in);
   free(buf);
@@ -131,8 +178,8 @@ static int run_raw(const char *name, double seconds, unsigned period_ms) {
 
 int main(int argc, char **argv) {
   const char *name = NULL, *mode = "ours";
-  double seconds = 4.0;
-  unsigned period_ms = 10;
+  double seconds = 4.0, buffer_s = 2.0;
+  unsigned period_ms = 10, poll_us = 0;
   uint64_t chunk = 100;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--name") == 0)
@@ -143,15 +190,21 @@ int main(int argc, char **argv) {
       seconds = strtod(argv[i + 1], NULL);
     else if (strcmp(argv[i], "--period-ms") == 0)
       period_ms = (unsigned)strtoul(argv[i + 1], NULL, 10);
+    else if (strcmp(argv[i], "--poll-us") == 0)
+      poll_us = (unsigned)strtoul(argv[i + 1], NULL, 10);
+    else if (strcmp(argv[i], "--buffer") == 0)
+      buffer_s = strtod(argv[i + 1], NULL);
     else if (strcmp(argv[i], "--chunk") == 0)
       chunk = strtoull(argv[i + 1], NULL, 10);
   }
   if (chunk == 0) chunk = 1;
   if (name == NULL) {
     fprintf(stderr,
-            "usage: bench-lsl --name N --mode ours|raw|latency [--seconds S] [--chunk C]\n");
+            "usage: bench-lsl --name N --mode ours|raw|latency [--seconds S] [--period-ms P] "
+            "[--chunk C] [--buffer B] [--poll-us U]\n");
     return 2;
   }
-  if (strcmp(mode, "raw") == 0) return run_raw(name, seconds, period_ms);
-  return run_ours(name, seconds, period_ms, strcmp(mode, "latency") == 0, chunk);
+  if (!(buffer_s > 0)) buffer_s = 2.0;
+  if (strcmp(mode, "raw") == 0) return run_raw(name, seconds, buffer_s, period_ms);
+  return run_ours(name, seconds, buffer_s, period_ms, poll_us, strcmp(mode, "latency") == 0, chunk);
 }

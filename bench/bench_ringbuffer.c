@@ -1,8 +1,12 @@
-/* bench_ringbuffer.c - cost of one StreamWatcher-style step on the ring buffer:
- * add n samples x 64 float32 channels, then unfold the whole buffer into
- * preallocated memory. The limit is a plain memcpy of the same bytes (the
- * added samples plus the whole buffer). Prints one JSON line per case with
- * nanoseconds per step (best of repeats). Driven by bench/suite_ringbuffer.py. */
+/* bench_ringbuffer.c - cost of one StreamWatcher-style step on the ring buffer,
+ * add n samples x 64 float32 channels, then read:
+ *   unfold:   the whole buffer into preallocated memory (limit: a memcpy of
+ *             the added samples plus the whole buffer);
+ *   read_new: only the n new samples, copied (dp_ringbuffer_read_new), and
+ *             zero-copy (dp_ringbuffer_peek_new + consume); limit: a memcpy
+ *             of the added samples in and out.
+ * Prints one JSON line per case with nanoseconds per step (best of repeats).
+ * Driven by bench/suite_ringbuffer.py. */
 #include <dareplane/ringbuffer.h>
 
 #include <stdio.h>
@@ -53,6 +57,33 @@ static void step_ours(void *arg) {
   dp_ringbuffer_unfold(c->rb, c->out, c->out_t);
 }
 
+static void step_read_new(void *arg) {
+  struct ctx *c = arg;
+  for (size_t i = 0; i < c->n; i++) c->in_t[i] = c->t++;
+  dp_ringbuffer_add(c->rb, c->in, c->in_t, c->n);
+  dp_ringbuffer_read_new(c->rb, c->out, c->out_t, CAPACITY, NULL);
+}
+
+static void step_peek_new(void *arg) {
+  struct ctx *c = arg;
+  for (size_t i = 0; i < c->n; i++) c->in_t[i] = c->t++;
+  dp_ringbuffer_add(c->rb, c->in, c->in_t, c->n);
+  dp_ringbuffer_view_t v;
+  dp_ringbuffer_peek_new(c->rb, &v);
+  dp_ringbuffer_consume(c->rb, v.count);
+  __asm__ __volatile__("" : : "r"(v.data[0]), "r"(v.times[0]) : "memory");
+}
+
+static void step_memcpy_new(void *arg) {
+  struct ctx *c = arg;
+  for (size_t i = 0; i < c->n; i++) c->in_t[i] = c->t++;
+  memcpy(c->buf, c->in, c->n * CHANNELS * sizeof(float));
+  memcpy(c->out, c->buf, c->n * CHANNELS * sizeof(float));
+  memcpy(c->buf_t, c->in_t, c->n * sizeof(double));
+  memcpy(c->out_t, c->buf_t, c->n * sizeof(double));
+  __asm__ __volatile__("" : : "r"(c->out), "r"(c->out_t) : "memory");
+}
+
 static void step_memcpy(void *arg) {
   struct ctx *c = arg;
   for (size_t i = 0; i < c->n; i++) c->in_t[i] = c->t++;
@@ -80,9 +111,13 @@ int main(void) {
     for (size_t i = 0; i < c.n * CHANNELS; i++) c.in[i] = (float)i;
     double ours = measure(step_ours, &c);
     double limit = measure(step_memcpy, &c);
+    double read_new = measure(step_read_new, &c);
+    double peek_new = measure(step_peek_new, &c);
+    double limit_new = measure(step_memcpy_new, &c);
     printf("{\"n\": %zu, \"channels\": %d, \"capacity\": %d, \"ours_ns\": %.1f, "
-           "\"limit_ns\": %.1f}\n",
-           c.n, CHANNELS, CAPACITY, ours, limit);
+           "\"limit_ns\": %.1f, \"read_new_ns\": %.1f, \"peek_new_ns\": %.1f, "
+           "\"limit_new_ns\": %.1f}\n",
+           c.n, CHANNELS, CAPACITY, ours, limit, read_new, peek_new, limit_new);
     dp_ringbuffer_free(c.rb);
     free(c.in), free(c.in_t), free(c.out), free(c.buf), free(c.out_t), free(c.buf_t);
   }

@@ -1,101 +1,121 @@
-"""LSL StreamWatcher: a 64-channel float32 stream at 10 kHz published by
-dp-mock-stream in another process. CPU time of the reading thread per update
-(a module's 100 Hz loop) and per sample: ours (bench-lsl) vs dareplane_utils'
-StreamWatcher, with liblsl's bare lsl_pull_chunk_f into a preallocated buffer
-as the limit; and the delay from push to visible in the buffer (median, with
-update() polled in a tight loop, from a publisher that stamps each chunk as
-it pushes it: bench/lsl_publisher.py)."""
+"""LSL StreamWatcher, ours (bench-lsl) against dareplane_utils' StreamWatcher on
+pylsl's StreamInlet (bench/py_watcher.py, a process of its own), with liblsl's
+bare lsl_pull_chunk_f into a preallocated buffer as the limit:
+
+- 64 ch float32 at 10 kHz (dp-mock-stream in another process), a module's
+  100 Hz loop: CPU of the reading thread per update and per sample;
+- 1024 ch float32 at 30 kHz in 1 ms chunks, 2 s buffer (a research
+  amplifier; BRAND reports < 600 us per hop at this load): CPU of the whole
+  reading process per second of data, its peak RSS (limit: the ring buffer
+  itself), and whether Python keeps up;
+- push -> visible in the buffer, p50 and p99, with update() polled every
+  0.1 ms (a tight loop starves liblsl's receiving thread on a 2-core
+  machine) and new samples read as a module would (ours: peek_new; Python:
+  unfold_buffer()[-n_new:]), from a publisher that stamps each chunk as it
+  pushes it (bench/lsl_publisher.py), at both loads.
+A Python figure is left out ("-") when Python did not keep up (< 90 % of
+the samples)."""
 import json
 import subprocess
-import time
 import uuid
-
-import numpy as np
-import pylsl
-from dareplane_utils.stream_watcher.lsl_stream_watcher import StreamWatcher
 
 import dp_lib
 
-CHANNELS, SRATE, CHUNK = 64, 10000, 100
-SECONDS, PERIOD_S = 4.0, 0.01
+SMALL = (64, 10000, 100)  # channels, srate, chunk
+LARGE = (1024, 30000, 30)  # 1 ms chunks
+SECONDS, PERIOD_S, BUFFER_S = 4.0, 0.01, 2.0
+POLL_US = 100  # latency runs: the poll period (bench/py_watcher.py polls alike)
 
 
-def python_cost(name: str) -> dict:
-    sw = StreamWatcher(name, buffer_size_s=2)
-    sw.connect_to_stream()
-    cpu = updates = samples = 0
-    end = time.monotonic() + SECONDS
-    while time.monotonic() < end:
-        c0 = time.thread_time_ns()
-        sw.update()
-        cpu += time.thread_time_ns() - c0
-        samples += sw.n_new
-        sw.n_new = 0
-        updates += 1
-        time.sleep(PERIOD_S)
-    sw.disconnect()
-    return {"updates": updates, "samples": samples, "cpu_ns": cpu}
-
-
-def python_latency(name: str, seconds: float = 2.0) -> float:
-    sw = StreamWatcher(name, buffer_size_s=2)
-    sw.connect_to_stream()
-    delays = []
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        sw.update()
-        if sw.n_new:
-            now = pylsl.local_clock()
-            n = min(sw.n_new, sw.ring_buffer.buffer.shape[0])
-            vals, times = sw.unfold_buffer()[-n:, 0], sw.unfold_buffer_t()[-n:]
-            delays.extend(now - times[vals.astype(np.int64) % CHUNK == CHUNK - 1])
-            sw.n_new = 0
-    sw.disconnect()
-    return float(np.median(delays))
-
-
-def bench(ctx, name: str, mode: str, seconds: float) -> dict:
+def ours(ctx, name: str, mode: str, seconds: float, chunk: int) -> dict:
     out = subprocess.run([str(ctx.bin_dir / "bench-lsl"), "--name", name, "--mode", mode,
                           "--seconds", str(seconds), "--period-ms", str(int(PERIOD_S * 1000)),
-                          "--chunk", str(CHUNK)],
+                          "--chunk", str(chunk), "--buffer", str(BUFFER_S), "--poll-us",
+                          str(POLL_US)],
                          check=True, capture_output=True, text=True, timeout=120).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run(ctx):
+def python(ctx, name: str, mode: str, seconds: float, arg) -> dict:
+    out = subprocess.run([ctx.python, str(ctx.root / "bench" / "py_watcher.py"), mode, name,
+                          str(seconds), str(arg), str(BUFFER_S)],
+                         check=True, capture_output=True, text=True, timeout=300).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def publish(ctx, procs, lib, name: str, argv: list, what: str) -> None:
+    procs.start(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ctx.helpers.wait_until(lambda: dp_lib.find_streams(lib, f"name='{name}'", 1, 2.0), 30,
+                           what=what)
+
+
+def kept_up(r: dict, srate: int, seconds: float) -> bool:
+    return r["samples"] >= 0.9 * srate * seconds
+
+
+def latency_rows(ctx, procs, lib, load) -> tuple:
+    ch, srate, chunk = load
     name = f"dp-bench-{uuid.uuid4().hex[:10]}"
+    publish(ctx, procs, lib, name, [ctx.python, ctx.root / "bench" / "lsl_publisher.py", name, ch,
+                              srate, chunk], "the latency stream")
+    lat_ours = ours(ctx, name, "latency", 3.0, chunk)
+    lat_py = python(ctx, name, "latency", 3.0, chunk)
+    procs.cleanup()
+    py_ok = kept_up(lat_py, srate, 3.0) and lat_py["n"] > 0
+    case = f"{ch}ch f32 @ {srate // 1000} kHz"
+    return (
+        ctx.Row("lsl", f"push -> visible p50, {case}", lat_ours["p50_s"] * 1000,
+                lat_py["p50_s"] * 1000 if py_ok else None, None, "ms"),
+        ctx.Row("lsl", f"push -> visible p99, {case}", lat_ours["p99_s"] * 1000,
+                lat_py["p99_s"] * 1000 if py_ok else None, None, "ms"),
+    )
+
+
+def run(ctx):
     lib = dp_lib.load_lsl(dp_lib.load())
     procs = ctx.helpers.Processes()
+    rows = []
     try:
-        procs.start([ctx.bin_dir / "dp-mock-stream", "--name", name, "--channels", CHANNELS,
-                     "--srate", SRATE, "--chunk", CHUNK, "--signal", "ramp"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        ctx.helpers.wait_until(lambda: dp_lib.find_streams(lib, f"name='{name}'", 1, 2.0), 30,
-                               what="the benchmark stream")
-        ours = bench(ctx, name, "ours", SECONDS)
-        raw = bench(ctx, name, "raw", SECONDS)
-        py = python_cost(name)
-        procs.cleanup()
-        # push -> visible: a publisher that stamps each chunk when it pushes it
+        ch, srate, chunk = SMALL
         name = f"dp-bench-{uuid.uuid4().hex[:10]}"
-        procs.start([ctx.python, ctx.root / "bench" / "lsl_publisher.py", name, CHANNELS, SRATE,
-                     CHUNK], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        ctx.helpers.wait_until(lambda: dp_lib.find_streams(lib, f"name='{name}'", 1, 2.0), 30,
-                               what="the latency stream")
-        lat_ours = bench(ctx, name, "latency", 2.0)["median_s"]
-        lat_py = python_latency(name)
+        publish(ctx, procs, lib, name, [ctx.bin_dir / "dp-mock-stream", "--name", name, "--channels",
+                                  ch, "--srate", srate, "--chunk", chunk, "--signal", "ramp"],
+                "the benchmark stream")
+        r = {"ours": ours(ctx, name, "ours", SECONDS, chunk),
+             "raw": ours(ctx, name, "raw", SECONDS, chunk),
+             "py": python(ctx, name, "cost", SECONDS, PERIOD_S)}
+        procs.cleanup()
+        per_update = {k: v["cpu_ns"] / v["updates"] / 1000 for k, v in r.items()}
+        per_sample = {k: v["cpu_ns"] / max(v["samples"], 1) for k, v in r.items()}
+        case = f"{ch}ch f32 @ {srate // 1000} kHz"
+        rows += [
+            ctx.Row("lsl", f"update, {case}, 100 Hz loop", per_update["ours"], per_update["py"],
+                    per_update["raw"], "us CPU/update"),
+            ctx.Row("lsl", f"per sample, {case}", per_sample["ours"], per_sample["py"],
+                    per_sample["raw"], "ns CPU/sample"),
+        ]
+        rows += latency_rows(ctx, procs, lib, SMALL)
+
+        ch, srate, chunk = LARGE
+        name = f"dp-bench-{uuid.uuid4().hex[:10]}"
+        publish(ctx, procs, lib, name, [ctx.python, ctx.root / "bench" / "lsl_publisher.py", name, ch,
+                                  srate, chunk], "the 1024-channel stream")
+        r = {"ours": ours(ctx, name, "ours", SECONDS, chunk),
+             "raw": ours(ctx, name, "raw", SECONDS, chunk),
+             "py": python(ctx, name, "cost", SECONDS, PERIOD_S)}
+        procs.cleanup()
+        py_ok = kept_up(r["py"], srate, SECONDS)
+        # CPU of the reading process per second of data received
+        cpu = {k: v["proc_cpu_ns"] / 1e6 / (v["samples"] / srate) for k, v in r.items()}
+        case = f"{ch}ch f32 @ {srate // 1000} kHz, 2 s buffer"
+        rows += [
+            ctx.Row("lsl", f"CPU per s of data, {case}", cpu["ours"],
+                    cpu["py"] if py_ok else None, cpu["raw"], "ms CPU/s"),
+            ctx.Row("lsl", f"peak RSS, {case} (limit: the ring)", r["ours"]["rss_kb"] / 1024,
+                    r["py"]["rss_kb"] / 1024 if py_ok else None,
+                    r["ours"]["ring_bytes"] / 2**20, "MiB"),
+        ]
+        rows += latency_rows(ctx, procs, lib, LARGE)
     finally:
         procs.cleanup()
-    per_update = {k: v["cpu_ns"] / v["updates"] / 1000 for k, v in
-                  (("ours", ours), ("raw", raw), ("py", py))}
-    per_sample = {k: v["cpu_ns"] / max(v["samples"], 1) for k, v in
-                  (("ours", ours), ("raw", raw), ("py", py))}
-    case = f"{CHANNELS}ch f32 @ {SRATE // 1000} kHz"
-    return [
-        ctx.Row("lsl", f"update, {case}, 100 Hz loop", per_update["ours"], per_update["py"],
-                per_update["raw"], "us CPU/update"),
-        ctx.Row("lsl", f"per sample, {case}", per_sample["ours"], per_sample["py"],
-                per_sample["raw"], "ns CPU/sample"),
-        ctx.Row("lsl", "push -> visible in buffer (median)", lat_ours * 1000, lat_py * 1000, None,
-                "ms"),
-    ]
+    return rows

@@ -14,7 +14,7 @@
  *
  * The log call never waits for the network. At exit the library waits up to
  * 1 s for queued records to go out; after --count or --stdin this example
- * waits up to 5 s itself (dp_log_shutdown). */
+ * waits up to 30 s itself (dp_log_shutdown). */
 #include <dareplane/dareplane.h>
 
 #include <stdio.h>
@@ -89,6 +89,6 @@ int main(int argc, char **argv) {
     dp_log_error(log, "an error, e.g. a stream that went away");
     return 0; /* the library's exit handler sends what is queued (up to 1 s) */
   }
-  dp_log_shutdown(5000); /* many records: give them up to 5 s */
+  dp_log_shutdown(30000); /* many records, maybe a busy server: up to 30 s */
   return 0;
 }

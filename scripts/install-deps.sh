@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake ninja-build pkg-config libuv1-dev libjansson-dev
-  libcmocka-dev clang clang-format clang-tidy libclang-rt-14-dev valgrind)
+  libcmocka-dev clang clang-format clang-tidy libclang-rt-14-dev valgrind doxygen help2man)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

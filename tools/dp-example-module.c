@@ -7,6 +7,8 @@
  *   COUNT|{"to": 10, "hz": 5}           thread worker: logs a count until done or STOP
  *   SPAWN|{"seconds": 30}               process worker: sh -> subshell -> sleep
  *         {"ignore_term": true}         ... with SIGTERM ignored by the whole tree
+ *         {"detach": true}              ... and one more sleep that left for a
+ *                                       session of its own (setsid), orphaned
  *   CALLBACK|{"target": "m", "pcomm": "START", "payload": "{}"}
  *                                       sends "m|START|{}" to every client */
 #include "dareplane/log.h"
@@ -61,14 +63,19 @@ static int spawn(dp_request_t *req, void *user) {
   (void)user;
   double seconds = dp_request_double(req, "seconds", 30.0);
   bool ignore_term = dp_request_bool(req, "ignore_term", false);
-  char script[160];
+  bool detach = dp_request_bool(req, "detach", false);
+  if (!(seconds >= 0 && seconds < 1e6)) seconds = 0;
+  char script[200], detached[80] = "";
+  /* detach: a subshell starts `setsid sleep` (a new session, out of the
+   * worker's process group) and exits at once, orphaning it */
+  if (detach) snprintf(detached, sizeof detached, "(setsid sleep %.3f &); ", seconds);
   /* the leader shell forks a subshell (child) that runs sleep (grandchild) */
-  snprintf(script, sizeof script, "%s(sleep %.3f; true) & wait",
-           ignore_term ? "trap '' TERM; " : "", seconds > 0 ? seconds : 0.0);
+  snprintf(script, sizeof script, "%s%s(sleep %.3f; true) & wait",
+           ignore_term ? "trap '' TERM; " : "", detached, seconds);
   const char *argv[] = {"/bin/sh", "-c", script, NULL};
   int pid = 0;
   int rc = dp_request_start_process(req, argv, NULL, NULL, &pid);
-  if (rc == 0) dp_log_info(lg, "SPAWN started process group %d", pid);
+  if (rc == 0) dp_log_info(lg, "SPAWN started process %d", pid);
   return rc;
 }
 
@@ -88,7 +95,8 @@ static int setup(dp_server_t *srv, const dp_module_t *mod, void *user) {
     rc = dp_server_add(srv, "COUNT", count, NULL, "log a count {\"to\": N, \"hz\": F} in a thread");
   if (rc == 0)
     rc = dp_server_add(srv, "SPAWN", spawn, NULL,
-                       "start sh -> subshell -> sleep {\"seconds\": S, \"ignore_term\": B}");
+                       "start sh -> subshell -> sleep {\"seconds\": S, \"ignore_term\": B, "
+                       "\"detach\": B}");
   if (rc == 0)
     rc = dp_server_add(srv, "CALLBACK", callback, NULL,
                        "send {\"target\", \"pcomm\", \"payload\"} as a callback");

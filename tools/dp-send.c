@@ -1,7 +1,8 @@
 /* dp-send - send commands to a Dareplane module and print its replies; the
  * module author's replacement for telnet.
  *
- *   dp-send [--host 127.0.0.1] [--port 8080] [--timeout S] CMD [CMD ...]
+ *   dp-send [--host 127.0.0.1] [--port 8080] [--timeout S] [--max-reply B] [--quiet-ms MS]
+ *           CMD [CMD ...]
  *   dp-send [--host ...] [--port ...] --interactive
  *
  * Each CMD is sent (with ';' added) and whatever the module replies within
@@ -26,10 +27,12 @@ typedef struct {
 
 static void usage(FILE *f) {
   fprintf(f, "usage: dp-send [--host HOST] [--port PORT] [--timeout SECONDS] [--attempts N]\n"
-             "               (CMD [CMD ...] | --interactive)\n"
+             "               [--max-reply BYTES] [--quiet-ms MS] (CMD [CMD ...] | --interactive)\n"
              "Sends each CMD (e.g. UP, GET_PCOMMS, 'ECHO|{\"text\": \"hi\"}') to a Dareplane\n"
              "module and prints each reply. --interactive opens a console.\n"
-             "defaults: --host 127.0.0.1 --port 8080 --timeout 1 --attempts 1\n");
+             "defaults: --host 127.0.0.1 --port 8080 --timeout 1 --attempts 1\n"
+             "          --max-reply 16777216 (bytes a reply may hold)\n"
+             "          --quiet-ms 5 (a pause this long ends a reply)\n");
 }
 
 static void print_reply(const char *reply, size_t len) {
@@ -45,8 +48,8 @@ static int run_commands(dp_client_t *c, char **cmds, int n, double timeout) {
     int rc = dp_client_request(c, cmds[i], &reply, &len, timeout);
     if (rc == 0)
       print_reply(reply, len);
-    else if (rc == DP_ETIMEDOUT)
-      fprintf(stderr, "dp-send: no reply to %s\n", cmds[i]);
+    else if (rc == DP_ETIMEDOUT) /* no reply, or one that did not end */
+      fprintf(stderr, "dp-send: %s: %s\n", cmds[i], dp_error_detail());
     else if (rc == DP_ECLOSED && strncmp(cmds[i], "CLOSE", 5) == 0)
       return 0; /* as asked */
     else {
@@ -132,7 +135,7 @@ int main(int argc, char **argv) {
   dp_client_opts_init(&o);
   o.attempts = 1;
   double timeout = 1.0;
-  long port = o.port, attempts = 1;
+  long port = o.port, attempts = 1, max_reply = (long)o.max_reply_bytes, quiet = o.quiet_ms;
   bool interactive = false;
   dp_args_t a;
   int rc;
@@ -153,6 +156,10 @@ int main(int argc, char **argv) {
       if (rc == 0 && !(timeout > 0)) rc = dp_error_set(DP_ERANGE, "--timeout must be > 0");
     } else if (dp_args_is(&a, "attempts")) {
       rc = dp_args_long(&a, 1, 1000, &attempts);
+    } else if (dp_args_is(&a, "max-reply")) {
+      rc = dp_args_long(&a, 1, 1L << 40, &max_reply);
+    } else if (dp_args_is(&a, "quiet-ms")) {
+      rc = dp_args_long(&a, 1, 60000, &quiet);
     } else {
       rc = dp_args_unknown(&a);
     }
@@ -165,6 +172,8 @@ int main(int argc, char **argv) {
   }
   o.port = (int)port;
   o.attempts = (int)attempts;
+  o.max_reply_bytes = (size_t)max_reply;
+  o.quiet_ms = (int)quiet;
   int first_cmd = a.index; /* argc when there are no commands */
   dp_client_t *c = dp_client_connect(&o);
   if (c == NULL) {

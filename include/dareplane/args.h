@@ -37,6 +37,7 @@ extern "C" {
 /* What dp_args_next() found (failures are negative DP_E* codes). */
 enum { DP_ARGS_END = 0, DP_ARGS_FLAG = 1, DP_ARGS_POSITIONAL = 2 };
 
+/* The iterator: dp_args_init() prepares it, dp_args_next() moves it on. */
 typedef struct {
   /* Read these; do not write them. */
   const char *arg;   /* the current argv element, whole */

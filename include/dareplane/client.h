@@ -12,8 +12,15 @@
  *     dp_client_close(c);
  *
  * The protocol has no reply framing: a reply is what arrives after a command
- * until the module has been quiet for a few milliseconds. Callbacks the
+ * until the module has been quiet for quiet_ms (default 5 ms). Callbacks the
  * module pushes arrive on the same socket and are read like replies.
+ *
+ * Limits: every call ends by its own deadline (timeout_s from the call's
+ * start covers sending, the first byte and the rest), and a client holds at
+ * most max_reply_bytes (default 16 MiB) of unread bytes: past that it stops
+ * reading (the module's sends block) and the call fails with DP_ETOOBIG,
+ * dropping those bytes. A peer that trickles or floods cannot hold a call
+ * past its deadline or grow the client's memory past the cap.
  *
  * Ignore SIGPIPE in programs that use it (dp-send does): sending to a module
  * that has just closed the connection may raise it.
@@ -32,14 +39,18 @@
 extern "C" {
 #endif
 
+/* A connection to one module (opaque; dp_client_connect() makes one). */
 typedef struct dp_client dp_client_t;
 
+/* Options of dp_client_connect(); dp_client_opts_init() sets the defaults. */
 typedef struct {
-  const char *host;     /* name or address; default "127.0.0.1" */
-  int port;             /* default 8080 */
-  int attempts;         /* connection attempts when refused; default 3 */
-  double retry_delay_s; /* between attempts; default 1 */
-  double timeout_s;     /* for connecting and for the greeting; default 1 */
+  const char *host;       /* name or address; default "127.0.0.1" */
+  int port;               /* default 8080 */
+  int attempts;           /* connection attempts when refused; default 3 */
+  double retry_delay_s;   /* between attempts; default 1 */
+  double timeout_s;       /* connecting, the greeting, dp_client_send(); default 1 */
+  size_t max_reply_bytes; /* unread bytes held at most (0: default 16 MiB) */
+  int quiet_ms;           /* a pause this long ends a reply (0: default 5) */
 } dp_client_opts_t;
 
 /* Fills *opts with the defaults above (the control room's). */
@@ -47,8 +58,9 @@ DP_EXTERN void dp_client_opts_init(dp_client_opts_t *opts);
 
 /* Connects (retrying refused connections) and reads the greeting line.
  * Returns NULL with DP_ECONN (refused after every attempt, unknown host),
- * DP_ETIMEDOUT or DP_ENOMEM (see dp_error_detail()). A module that sends no
- * greeting within timeout_s is still connected (greeting ""). */
+ * DP_ETIMEDOUT, DP_ETOOBIG (no newline in the first max_reply_bytes) or
+ * DP_ENOMEM (see dp_error_detail()). A module that sends no greeting within
+ * timeout_s is still connected (greeting ""). */
 DP_EXTERN dp_client_t *dp_client_connect(const dp_client_opts_t *opts);
 
 /* The greeting without its newline, e.g. "Connected to my_module". Owned by
@@ -56,20 +68,25 @@ DP_EXTERN dp_client_t *dp_client_connect(const dp_client_opts_t *opts);
 DP_EXTERN const char *dp_client_greeting(const dp_client_t *c);
 
 /* Sends one command, adding the ';' terminator unless it ends in ';' or a
- * newline. Returns 0, DP_ECLOSED, DP_EIO. */
+ * newline, waiting at most the client's timeout_s for the module to take it.
+ * Returns 0, DP_ECLOSED, DP_EIO, DP_ETIMEDOUT (the module does not read;
+ * the bytes stay queued and go out if it does). */
 DP_EXTERN int dp_client_send(dp_client_t *c, const char *cmd);
 
-/* Sends `len` bytes exactly as given. Returns 0, DP_ECLOSED, DP_EIO. */
+/* Sends `len` bytes exactly as given; as dp_client_send(). */
 DP_EXTERN int dp_client_send_raw(dp_client_t *c, const char *data, size_t len);
 
-/* Waits up to timeout_s for bytes from the module, then gathers until it is
- * quiet for 5 ms. *out (NUL-terminated, free() it) and *len get the bytes.
- * Returns 0, DP_ETIMEDOUT (nothing came), DP_ECLOSED (the module closed the
- * connection and nothing is left), DP_ENOMEM. */
+/* Waits for bytes from the module, then gathers until it is quiet for
+ * quiet_ms, all within timeout_s of the call. *out (NUL-terminated, free() it) and
+ * *len get every byte held (including ones kept by dp_client_up()).
+ * Returns 0, DP_ETIMEDOUT (nothing came, or bytes were still arriving at the
+ * deadline: they stay held for the next call), DP_ETOOBIG (more than
+ * max_reply_bytes without a pause: dropped), DP_ECLOSED (the module closed
+ * the connection and nothing is left), DP_ENOMEM (dropped likewise). */
 DP_EXTERN int dp_client_recv(dp_client_t *c, char **out, size_t *len, double timeout_s);
 
-/* dp_client_send() then dp_client_recv(). Commands that reply nothing give
- * DP_ETIMEDOUT after timeout_s. */
+/* dp_client_send() then dp_client_recv(), both within timeout_s of the
+ * call. Commands that reply nothing give DP_ETIMEDOUT after timeout_s. */
 DP_EXTERN int dp_client_request(dp_client_t *c, const char *cmd, char **reply, size_t *len,
                                 double timeout_s);
 
@@ -78,8 +95,14 @@ DP_EXTERN int dp_client_request(dp_client_t *c, const char *cmd, char **reply, s
 DP_EXTERN int dp_client_get_pcomms(dp_client_t *c, char ***names, size_t *n, double timeout_s);
 DP_EXTERN void dp_client_free_list(char **names, size_t n);
 
-/* Sends UP and returns 1 when "1" arrives within timeout_s, 0 when it does
- * not, or a negative DP_E* code (connection gone). */
+/* Sends UP and returns 1 when the answer arrives within timeout_s, 0 when
+ * it does not, or a negative DP_E* code (connection gone, DP_ETOOBIG).
+ * The answer is exactly "1" on its own: the bytes after UP, cut at quiet_ms
+ * pauses, count only when a piece is the single byte '1' (which is
+ * consumed). Any other piece (a callback, "x1y") does not count and stays
+ * held, like bytes that were waiting before UP was sent, for
+ * dp_client_recv(). A "1" that arrives together with other bytes (no pause
+ * between) is not the answer: the call then reports 0 rather than guess. */
 DP_EXTERN int dp_client_up(dp_client_t *c, double timeout_s);
 
 /* Closes the connection and frees the client. NULL is fine. */

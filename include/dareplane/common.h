@@ -27,6 +27,7 @@ extern "C" {
 #define DP_PRINTF(fmt_idx, args_idx)
 #endif
 
+/* The version of these headers (dp_version_string() gives the running one). */
 #define DP_VERSION_MAJOR 0
 #define DP_VERSION_MINOR 1
 #define DP_VERSION_PATCH 0

@@ -38,8 +38,10 @@ extern "C" {
   XX(DP_ELSL, -17, "liblsl reported an error")                                                     \
   XX(DP_ESYS, -18, "system call failed")
 
+/* The codes: DP_OK (0) and one negative DP_E* code per line of DP_ERRNO_MAP. */
 typedef enum {
   DP_OK = 0,
+/* Makes one enumerator of a DP_ERRNO_MAP line (defined only here). */
 #define DP_ERRNO_ENUM(name, value, msg) name = (value),
   DP_ERRNO_MAP(DP_ERRNO_ENUM)
 #undef DP_ERRNO_ENUM

@@ -39,6 +39,7 @@ typedef enum {
   DP_LOG_CRITICAL = 50
 } dp_log_level_t;
 
+/* A named logger (opaque; dp_log_get() gives one). */
 typedef struct dp_logger dp_logger_t;
 
 /* Returns the logger called `name` (NULL or "" mean "root"), creating it on
@@ -71,6 +72,8 @@ DP_EXTERN void dp_log_write(dp_logger_t *lg, int level, const char *file, int li
 DP_EXTERN void dp_log_vwrite(dp_logger_t *lg, int level, const char *file, int line,
                              const char *func, const char *fmt, va_list ap);
 
+/* Logs a printf-style record at `level`, then at each named level; the
+ * arguments are evaluated only when the logger would emit the record. */
 #define DP_LOG_AT(lg, level, ...)                                                                  \
   do {                                                                                             \
     dp_logger_t *dp_log_lg_ = (lg);                                                                \
@@ -105,11 +108,12 @@ DP_EXTERN void dp_log_set_console(bool enabled);
 
 /* ---- network handler ----------------------------------------------------- *
  *
- * Every record of a logger that allows it (dp_logger_set_network) is encoded
- * on the calling thread as the JSON frame dareplane_utils sends and put into a
- * bounded queue; one background thread (started with the first such record)
- * connects to the log server, sends, and reconnects with back-off when the
- * server is down or restarts, keeping the queued records across the outage.
+ * Every record of a logger that allows it (dp_logger_set_network) is copied
+ * by the calling thread into a bounded queue (no allocation once the queue has
+ * been in use); one background thread (started with the first such record)
+ * encodes each as the JSON frame dareplane_utils sends, connects to the log
+ * server, sends, and reconnects with back-off when the server is down or
+ * restarts, keeping the queued records across the outage.
  * A full queue drops its OLDEST records; once the link is back, one WARNING
  * record from logger "dareplane.log" says how many were lost. The first
  * failure to reach the server prints one warning on stderr (once per outage:
@@ -138,8 +142,10 @@ DP_EXTERN void dp_log_set_network_handler(bool enabled);
 DP_EXTERN int dp_log_set_server(const char *host, int port);
 
 /* Bounds of the queue: at most `max_records` records and `max_bytes` bytes
- * (defaults 10000 and 8 MiB; 0 keeps a bound as it is). Lowering them drops
- * the oldest records beyond the new bounds. */
+ * of queued records (defaults 10000 and 8 MiB; 0 keeps a bound as it is). A
+ * record's bytes are its strings (message, pathname, function, thread name)
+ * plus about 80 bytes. Lowering them drops the oldest records beyond the new
+ * bounds. */
 DP_EXTERN void dp_log_set_queue_limits(size_t max_records, size_t max_bytes);
 
 /* Reconnect back-off: the first retry after `initial_ms`, each next one after

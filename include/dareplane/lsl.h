@@ -47,12 +47,12 @@ DP_EXTERN double dp_lsl_local_clock(void);
 /* One stream as seen on the network. Strings are owned by the list they come
  * in and are never NULL ("" when the stream leaves a field empty). */
 typedef struct dp_lsl_stream_info {
-  char *name;
-  char *type;
-  char *source_id;
-  char *hostname;
-  char *uid; /* unique per outlet instance: changes when an outlet restarts */
-  int channel_count;
+  char *name;           /* stream name */
+  char *type;           /* content type, e.g. "EEG" */
+  char *source_id;      /* the outlet's source id ("" when none) */
+  char *hostname;       /* the machine the outlet runs on */
+  char *uid;            /* unique per outlet instance: changes when an outlet restarts */
+  int channel_count;    /* channels per sample */
   double nominal_srate; /* 0 = irregular */
   int channel_format;   /* liblsl's code = dp_dtype_t value; 0 = undefined */
   double created_at;    /* the outlet's liblsl clock when it was created */

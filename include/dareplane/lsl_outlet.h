@@ -26,6 +26,7 @@
 extern "C" {
 #endif
 
+/* An LSL outlet (opaque; dp_lsl_outlet_new() makes one). */
 typedef struct dp_lsl_outlet dp_lsl_outlet_t;
 
 /* What to publish. Strings are copied by dp_lsl_outlet_new(). */

@@ -49,13 +49,14 @@ typedef struct dp_module dp_module_t;
  * here. Return 0, or a negative DP_E* code to end dp_module_main() with 1. */
 typedef int (*dp_module_setup_fn)(dp_server_t *srv, const dp_module_t *mod, void *user);
 
+/* What dp_module_main() runs: the module's name, flags and setup. */
 typedef struct {
   const char *name;              /* default greeting name, e.g. "my_module" */
   const char *summary;           /* one line for --help (may be NULL) */
   int default_port;              /* 0 means 8080 */
   const dp_module_flag_t *flags; /* module flags, ended by an entry with key NULL */
-  dp_module_setup_fn setup;
-  void *user;
+  dp_module_setup_fn setup;      /* registers the commands; may be NULL */
+  void *user;                    /* passed to setup */
 } dp_module_def_t;
 
 /* Runs the module; returns the process exit status: 0 after a graceful end,

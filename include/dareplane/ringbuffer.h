@@ -20,6 +20,14 @@
  * freed when overwritten or when the buffer is freed; reads hand out borrowed
  * pointers into the buffer that stay valid until the next add, reset or free.
  *
+ * Reading what is new: the buffer keeps a read mark. dp_ringbuffer_peek_new()
+ * shows, without copying, the samples added since the mark as at most two
+ * contiguous spans (oldest first); dp_ringbuffer_consume() moves the mark;
+ * dp_ringbuffer_read_new() copies and consumes in one call. With nothing new
+ * they return nothing (not the whole buffer, unlike the Python idiom
+ * unfold_buffer()[-n_new:]). When more arrived than the buffer holds, what
+ * it holds is returned and the rest is reported as overrun.
+ *
  * Thread-safety: none inside. One writer and any readers must be serialised by
  * the caller (the StreamWatcher does this for its own buffer).
  *
@@ -65,6 +73,7 @@ DP_EXTERN int dp_dtype_parse(const char *name, dp_dtype_t *out);
 /* Maximum number of trailing dimensions of one sample. */
 #define DP_RINGBUFFER_MAX_DIMS 4
 
+/* A ring buffer (opaque; dp_ringbuffer_new() makes one). */
 typedef struct dp_ringbuffer dp_ringbuffer_t;
 
 /* Creates a zero-filled buffer of `capacity` samples of element type `type`,
@@ -104,8 +113,65 @@ DP_EXTERN int dp_ringbuffer_unfold(const dp_ringbuffer_t *rb, void *data, double
  * rest. Returns 0; DP_ERANGE when n > capacity; DP_EINVAL for a NULL buffer. */
 DP_EXTERN int dp_ringbuffer_newest(const dp_ringbuffer_t *rb, size_t n, void *data, double *times);
 
+/* ---- what arrived since the last look ----------------------------------- */
+
+/* The unread samples, oldest first, as views into the buffer: span 0 then
+ * span 1 (n[1] is 0 unless the unread samples wrap around the end). For
+ * DP_STRING, data[i] is an array of `const char *`. */
+typedef struct {
+  const void *data[2];    /* n[i] x frame elements each */
+  const double *times[2]; /* n[i] timestamps each */
+  size_t n[2];
+  size_t count;     /* n[0] + n[1] */
+  uint64_t overrun; /* unread samples that were overwritten before this look */
+} dp_ringbuffer_view_t;
+
+/* Samples added since the read mark (may exceed the capacity: the excess is
+ * overrun). O(1). */
+DP_EXTERN uint64_t dp_ringbuffer_unread(const dp_ringbuffer_t *rb);
+
+/* Fills *view with the unread samples the buffer still holds (at most
+ * `capacity`, the newest ones) without copying or moving the mark. The
+ * pointers are borrowed and valid until the next add, commit, reset or free.
+ * count == 0 when nothing is new. Returns 0, or DP_EINVAL for NULL
+ * arguments. */
+DP_EXTERN int dp_ringbuffer_peek_new(const dp_ringbuffer_t *rb, dp_ringbuffer_view_t *view);
+
+/* Marks the oldest `n` unread samples that the buffer holds, and every
+ * overrun one, as read (n larger than what is held: all; SIZE_MAX is the
+ * usual way to say all). Returns the number of held samples consumed (>= 0)
+ * or DP_EINVAL. */
+DP_EXTERN int dp_ringbuffer_consume(dp_ringbuffer_t *rb, size_t n);
+
+/* Copies the oldest min(max_n, held unread) unread samples, oldest first,
+ * into `data` (max_n x frame elements; for DP_STRING borrowed `const char *`)
+ * and `times` (max_n doubles; either may be NULL), and consumes them. When
+ * `overrun` is not NULL it receives the number of unread samples lost to
+ * overwriting (consumed too). Call again to get the rest when max_n was
+ * smaller than what was unread. Returns the number of samples copied (0 when
+ * nothing is new) or DP_EINVAL. */
+DP_EXTERN int dp_ringbuffer_read_new(dp_ringbuffer_t *rb, void *data, double *times, size_t max_n,
+                                     uint64_t *overrun);
+
+/* ---- writing in place (for producers such as the StreamWatcher) --------- */
+
+/* The contiguous slots from the write index to the end of the storage, into
+ * which a producer may write samples directly (numeric types only): *data
+ * and *times receive pointers to the first slot; returns the number of
+ * slots (>= 1). What is in them is the oldest data, overwritten by the
+ * writes. Make written samples part of the buffer with dp_ringbuffer_commit().
+ * Returns DP_ETYPE for DP_STRING, DP_EINVAL for NULL arguments. */
+DP_EXTERN int dp_ringbuffer_write_span(dp_ringbuffer_t *rb, void **data, double **times);
+
+/* Makes `n` samples written at the write index through dp_ringbuffer_write_span()
+ * part of the buffer, as dp_ringbuffer_add() of them would (write index, last
+ * time, total). Returns 0; DP_EEMPTY for n == 0 (nothing changes); DP_ERANGE
+ * when n exceeds the span; DP_ETYPE for DP_STRING; DP_EINVAL for NULL. */
+DP_EXTERN int dp_ringbuffer_commit(dp_ringbuffer_t *rb, size_t n);
+
 /* Empties the buffer: zero data (strings freed), zero timestamps, write index
- * 0, last timestamp 0, total 0. Shape and type stay. NULL is a no-op. */
+ * 0, last timestamp 0, total 0, nothing unread. Shape and type stay. NULL is
+ * a no-op. */
 DP_EXTERN void dp_ringbuffer_reset(dp_ringbuffer_t *rb);
 
 /* Accessors. Each takes a non-NULL buffer and is O(1). */
@@ -119,7 +185,8 @@ DP_EXTERN size_t dp_ringbuffer_dims(const dp_ringbuffer_t *rb, const size_t **di
 DP_EXTERN size_t dp_ringbuffer_write_index(const dp_ringbuffer_t *rb);
 /* Timestamp of the newest sample (0 before the first add; Python's last_t). */
 DP_EXTERN double dp_ringbuffer_last_time(const dp_ringbuffer_t *rb);
-/* Total number of samples ever written (skipped oversize samples not counted). */
+/* Total number of samples ever written (skipped oversize samples not counted;
+ * they count as overrun for the read-new functions). */
 DP_EXTERN uint64_t dp_ringbuffer_total(const dp_ringbuffer_t *rb);
 /* Number of slots holding written samples: min(total, capacity). */
 DP_EXTERN size_t dp_ringbuffer_count(const dp_ringbuffer_t *rb);

@@ -64,10 +64,12 @@
 extern "C" {
 #endif
 
+/* Opaque handles: a server, a request being handled, a worker's stop signal. */
 typedef struct dp_server dp_server_t;
 typedef struct dp_request dp_request_t;
 typedef struct dp_stop dp_stop_t;
 
+/* Options of dp_server_new(); dp_server_opts_init() sets the defaults. */
 typedef struct {
   const char *name;       /* greeting name (copied); default "default_server" */
   const char *ip;         /* bind address (copied); default "127.0.0.1" */
@@ -212,11 +214,16 @@ DP_EXTERN int dp_request_start_thread(dp_request_t *req, dp_worker_fn fn, void *
 /* Starts a process worker: argv[0] (looked up in PATH) with argv (NULL
  * terminated), in `cwd` (NULL: the module's), with environment `env` ("K=V"
  * strings, NULL terminated; NULL: the module's), stdin closed and
- * stdout/stderr shared with the module, as leader of its own process group.
- * STOP sends SIGTERM to the group and SIGKILL after stop_grace_s; every
- * process of the group is reaped (no orphan, no zombie). When the leader ends
- * by itself, what is left of its group is stopped the same way and the
- * worker leaves the book. *pid_out (if not NULL) gets the leader's pid.
+ * stdout/stderr shared with the module. The worker is the whole process tree:
+ * the program and every process it starts, even one that moves to a session
+ * or process group of its own (Linux: a small supervisor process per worker,
+ * a child subreaper, holds the tree). STOP sends SIGTERM to every process of
+ * the tree and SIGKILL after stop_grace_s; every one is reaped (no orphan, no
+ * zombie). When the program ends by itself, what is left of its tree is
+ * stopped the same way and the worker leaves the book. When the module ends
+ * in any way, even by SIGKILL, its trees are stopped the same way. The
+ * module reaps only its supervisors, never other children of its own.
+ * *pid_out (if not NULL) gets the program's pid.
  * Returns 0, DP_EINVAL, DP_ESYS (with the reason), DP_ESTATE. */
 DP_EXTERN int dp_request_start_process(dp_request_t *req, const char *const *argv, const char *cwd,
                                        const char *const *env, int *pid_out);

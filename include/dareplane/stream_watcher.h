@@ -6,11 +6,11 @@
  *     if (dp_stream_watcher_connect(sw, 5.0) < 0) puts(dp_error_detail());
  *     for (;;) {
  *       dp_stream_watcher_update(sw);              // never blocks
- *       size_t n = dp_stream_watcher_n_new(sw);
- *       if (n > 0) {
- *         dp_stream_watcher_newest(sw, n, data, times);  // newest n, oldest first
- *         dp_stream_watcher_clear_new(sw);
- *       }
+ *       dp_ringbuffer_view_t v;                    // what arrived since the last look
+ *       dp_stream_watcher_peek_new(sw, &v);        // v.count == 0: nothing new
+ *       process(v.data[0], v.times[0], v.n[0]);    // zero-copy, oldest first,
+ *       process(v.data[1], v.times[1], v.n[1]);    // at most two spans
+ *       dp_stream_watcher_consume(sw, v.count);
  *     }
  *     dp_stream_watcher_free(sw);
  *
@@ -20,27 +20,43 @@
  *   (Python waits forever); on timeout the error lists the visible streams.
  * - The buffer holds int(nominal_srate * buffer_s) samples (1000 for an
  *   irregular stream) x channel_count, of the stream's element type
- *   (dp_dtype_t value = LSL channel format).
+ *   (dp_dtype_t value = LSL channel format). A stream whose nominal rate is
+ *   NaN, infinite or negative is refused (DP_ERANGE), and so is one whose
+ *   buffer would exceed the limit (DP_ETOOBIG; default
+ *   DP_STREAM_WATCHER_MAX_BUFFER_BYTES, 1 GiB, counting samples and
+ *   timestamps; dp_stream_watcher_set_max_buffer_bytes).
+ * - liblsl's own queue for the inlet is sized from the buffer: it holds as
+ *   much as the ring buffer (rounded up to whole seconds; hundreds of
+ *   samples for irregular streams) instead of liblsl's default of 6 minutes
+ *   (dp_stream_watcher_set_inlet_buffer).
  * - update() pulls everything available (at least 32768 samples a call when
- *   that many are waiting) into a chunk buffer allocated at connect time, adds
- *   it to the ring buffer and adds the count to n_new. Strings are copied into
- *   the buffer (owned by it).
+ *   that many are waiting) straight into the ring buffer's storage and adds
+ *   the count to n_new. Strings are copied into the buffer (owned by it).
+ * - Reading: the Python way (n_new, newest, unfold, clear_new), or the
+ *   read-new functions (peek_new, consume, read_new), which give exactly the
+ *   samples that arrived since the last consume, nothing when nothing is
+ *   new, and an overrun count when more arrived than the buffer holds. The
+ *   two are independent: consuming does not clear n_new, nor the reverse.
  * - Channel labels come from the stream's metadata (desc/channels/channel/
  *   label, also unit and type), defaulting to ch_1..ch_N; they are read again
  *   on every (re)connection.
  * - Faults: an outlet that goes away and comes back is picked up again without
  *   the caller doing anything: liblsl's own recovery for streams with a
  *   source_id (the watcher notices it and re-reads the metadata when the
- *   outlet is a new one); for streams without one liblsl gives up, and
- *   update() then looks for a stream of the same name, type, channel count and
- *   format with a resolver running in liblsl's background and reconnects to
- *   it. The buffer and its data are kept across a recovery.
+ *   outlet is a new one); for streams without one liblsl gives up, and the
+ *   watcher's recovery thread then looks for a stream of the same name,
+ *   type, channel count and format and opens it. All waiting on the network
+ *   happens on that thread; update() only takes over the opened inlet and
+ *   new metadata (a pointer swap), so it never blocks. The buffer and its
+ *   data are kept across a recovery.
  *   is_flowing()/seconds_since_last() tell whether data arrives.
  * - Clock synchronisation and dejitter (liblsl post-processing) are off by
  *   default, as in Python.
  *
  * Thread-safety: a watcher is not locked; call its functions from one thread
- * at a time (several watchers may live on several threads). Errors follow
+ * at a time (several watchers may live on several threads). Each connected
+ * watcher runs one recovery thread of its own, which touches only its own
+ * state; it is stopped by disconnect/free. Errors follow
  * error.h; on failure dp_error_detail() says what happened. Every LSL call
  * fails with DP_ENOLSL when liblsl cannot be loaded (see lsl.h). */
 #ifndef DAREPLANE_STREAM_WATCHER_H
@@ -59,7 +75,12 @@
 extern "C" {
 #endif
 
+/* A StreamWatcher (opaque; dp_stream_watcher_new() makes one). */
 typedef struct dp_stream_watcher dp_stream_watcher_t;
+
+/* Default limit on the size of a watcher's buffer, in bytes (samples and
+ * timestamps). */
+#define DP_STREAM_WATCHER_MAX_BUFFER_BYTES ((size_t)1 << 30)
 
 /* liblsl post-processing flags (values equal liblsl's). */
 enum {
@@ -90,6 +111,19 @@ DP_EXTERN int dp_stream_watcher_set_postprocessing(dp_stream_watcher_t *sw, unsi
  * (default 1.0; > 0). */
 DP_EXTERN int dp_stream_watcher_set_stall_timeout(dp_stream_watcher_t *sw, double seconds);
 
+/* Limit on the buffer a stream may ask for, in bytes of samples plus
+ * timestamps (default DP_STREAM_WATCHER_MAX_BUFFER_BYTES, 1 GiB; > 0).
+ * Applies at the next connect. Returns 0 or DP_EINVAL. */
+DP_EXTERN int dp_stream_watcher_set_max_buffer_bytes(dp_stream_watcher_t *sw, size_t bytes);
+
+/* How many samples liblsl may queue for this watcher between two updates
+ * (older ones are dropped by liblsl, as the ring buffer would overwrite
+ * them). 0, the default, means as many as the ring buffer holds. liblsl
+ * takes whole seconds (regular streams) or hundreds of samples (irregular),
+ * so the value is rounded up to those. Applies at the next connect.
+ * Returns 0 or DP_EINVAL. */
+DP_EXTERN int dp_stream_watcher_set_inlet_buffer(dp_stream_watcher_t *sw, size_t samples);
+
 /* Resolves the stream (by name or predicate), opens an inlet, reads the
  * metadata and creates a new buffer; waits at most `timeout_s` seconds for the
  * stream to appear (< 0: forever, like Python). When connected already, the
@@ -97,20 +131,24 @@ DP_EXTERN int dp_stream_watcher_set_stall_timeout(dp_stream_watcher_t *sw, doubl
  * update() so that the stream is open.
  * Returns 0; DP_ETIMEDOUT when no stream matched (the detail lists the
  * visible streams); DP_ETYPE for a stream of undefined channel format or
- * zero channels; DP_ELSL when liblsl fails; DP_ENOLSL; DP_ENOMEM. */
+ * zero channels; DP_ERANGE for a nominal rate that is NaN, infinite or
+ * negative; DP_ETOOBIG for a buffer over the limit; DP_ELSL when liblsl
+ * fails; DP_ESYS when the recovery thread cannot start; DP_ENOLSL;
+ * DP_ENOMEM. */
 DP_EXTERN int dp_stream_watcher_connect(dp_stream_watcher_t *sw, double timeout_s);
 
-/* Pulls all available samples into the buffer without waiting for new ones.
- * Only the update that picks up a restarted outlet waits, for the new
- * outlet's metadata: milliseconds on one machine, at most 10 s when the
- * watcher reopens the stream itself, 1 s after a liblsl recovery. Returns the
- * number of samples pulled (0 if none), adding it to n_new; DP_ESTATE when
- * not connected; DP_ENOMEM if a string could not be copied. A lost stream is
- * not an error: update() returns 0 while it looks for the stream again. */
+/* Pulls all available samples into the buffer without waiting, ever: not
+ * for new samples, and not for a restarted outlet (the recovery thread
+ * opens it; update() takes it over when it is ready). Returns the number of
+ * samples pulled (0 if none), adding it to n_new; DP_ESTATE when not
+ * connected; DP_ELSL when liblsl fails; DP_ENOMEM if a string could not be
+ * copied. A lost stream is not an error: update() returns 0 while the
+ * recovery thread looks for the stream again. */
 DP_EXTERN int dp_stream_watcher_update(dp_stream_watcher_t *sw);
 
-/* Closes the inlet (the buffer and metadata stay readable). No-op when not
- * connected. */
+/* Closes the inlet and stops the recovery thread (the buffer and metadata
+ * stay readable). Waits for a reopen in progress on that thread (at most 5 s
+ * for each of liblsl's steps). No-op when not connected. */
 DP_EXTERN void dp_stream_watcher_disconnect(dp_stream_watcher_t *sw);
 
 /* Disconnects and frees everything. NULL is a no-op. */
@@ -131,6 +169,15 @@ DP_EXTERN void dp_stream_watcher_clear_new(dp_stream_watcher_t *sw);
  * functions of ringbuffer.h; it changes only in update() and connect(). */
 DP_EXTERN const dp_ringbuffer_t *dp_stream_watcher_buffer(const dp_stream_watcher_t *sw);
 
+/* What arrived since the last consume (see ringbuffer.h): views into the
+ * buffer, valid until the next update(), connect() or free; copying with
+ * read_new(). The read mark starts at connect (a new buffer) and survives
+ * recoveries. DP_ESTATE before the first connect. */
+DP_EXTERN int dp_stream_watcher_peek_new(const dp_stream_watcher_t *sw, dp_ringbuffer_view_t *view);
+DP_EXTERN int dp_stream_watcher_consume(dp_stream_watcher_t *sw, size_t n);
+DP_EXTERN int dp_stream_watcher_read_new(dp_stream_watcher_t *sw, void *data, double *times,
+                                         size_t max_n, uint64_t *overrun);
+
 /* Shortcuts onto the buffer: see dp_ringbuffer_unfold(), dp_ringbuffer_newest()
  * and dp_ringbuffer_last_time(). DP_ESTATE before the first connect. */
 DP_EXTERN int dp_stream_watcher_unfold(const dp_stream_watcher_t *sw, void *data, double *times);
@@ -138,8 +185,9 @@ DP_EXTERN int dp_stream_watcher_newest(const dp_stream_watcher_t *sw, size_t n, 
                                        double *times);
 DP_EXTERN double dp_stream_watcher_last_time(const dp_stream_watcher_t *sw);
 
-/* The connected stream as it was resolved (borrowed; NULL before the first
- * connect). After a recovery it describes the new outlet (new uid). */
+/* The connected stream as it was resolved (borrowed until the next update
+ * or connect; NULL before the first connect). After a recovery it describes
+ * the new outlet (new uid). */
 DP_EXTERN const dp_lsl_stream_info_t *dp_stream_watcher_info(const dp_stream_watcher_t *sw);
 DP_EXTERN size_t dp_stream_watcher_channel_count(const dp_stream_watcher_t *sw);
 DP_EXTERN dp_dtype_t dp_stream_watcher_dtype(const dp_stream_watcher_t *sw);

@@ -1,6 +1,13 @@
 /* client.c - the blocking module client (client.h). Each client owns a
  * private libuv loop that it runs only inside its calls, until the awaited
- * condition holds or a timer fires. */
+ * condition holds or the call's deadline passes.
+ *
+ * The protocol has no reply framing, so replies are cut at pauses: a reply
+ * (a "unit") is what arrives until the module has been quiet for quiet_ms.
+ * Every call has one deadline for all it does (sending, the first byte, the
+ * rest), and the bytes held are capped (max_reply_bytes): past the cap the
+ * client stops reading, so a peer that floods meets TCP back-pressure instead
+ * of growing our memory. The buffer grows geometrically up to the cap. */
 #include "client/client_internal.h"
 
 #include "common/error_internal.h"
@@ -8,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QUIET_MS 5
+#define QUIET_MS_DEFAULT  5
+#define MAX_REPLY_DEFAULT ((size_t)16 << 20)
+#define FIRST_CAP         4096
 
 struct dp_client {
   uv_loop_t loop;
@@ -16,11 +25,18 @@ struct dp_client {
   uv_timer_t timer;
   bool timed_out;
   bool tcp_open;
+  bool reading;
   int connect_status; /* 1: pending */
-  int write_status;   /* 1: pending */
+  unsigned writes_pending;
+  int write_error; /* the first failed write, sticky */
   bool eof;
-  char *buf; /* received, not yet handed out */
-  size_t len, cap;
+  bool full; /* more than max arrived (or no memory): reading stopped */
+  bool nomem;
+  char *buf; /* received, not yet handed out (cap + 1 for the NUL) */
+  size_t len, cap, max;
+  uint64_t quiet_ms; /* a pause this long ends a reply */
+  uint64_t last_rx;  /* loop time (ms) of the last bytes */
+  double timeout_s;  /* opts.timeout_s: connecting, the greeting, sending */
   char *greeting;
   dp_client_data_fn on_data;
   void *on_data_user;
@@ -32,6 +48,8 @@ void dp_client_opts_init(dp_client_opts_t *opts) {
   opts->attempts = 3;
   opts->retry_delay_s = 1.0;
   opts->timeout_s = 1.0;
+  opts->max_reply_bytes = MAX_REPLY_DEFAULT;
+  opts->quiet_ms = QUIET_MS_DEFAULT;
 }
 
 static void timer_cb(uv_timer_t *t) {
@@ -53,32 +71,70 @@ static uint64_t ms(double s) {
   return s > 0 ? (uint64_t)(s * 1000.0 + 0.5) : 0;
 }
 
+/* The loop's clock (ms), fresh. */
+static uint64_t now_ms(dp_client_t *c) {
+  uv_update_time(&c->loop);
+  return uv_now(&c->loop);
+}
+
+static uint64_t left_ms(dp_client_t *c, uint64_t deadline) {
+  uint64_t now = now_ms(c);
+  return deadline > now ? deadline - now : 0;
+}
+
+/* Room for the next read: geometric growth, never past max + 1 bytes (one
+ * more than allowed tells that the cap was passed). */
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
   dp_client_t *c = h->data;
-  if (c->cap - c->len < suggested) {
-    size_t cap = c->len + suggested;
+  size_t room = c->max + 1 - c->len; /* >= 1: reading stops at max + 1 */
+  size_t want = c->len + (suggested < room ? suggested : room);
+  if (want > c->cap) {
+    size_t cap = c->cap < FIRST_CAP ? FIRST_CAP : c->cap;
+    while (cap < want) cap *= 2;
+    if (cap > c->max + 1) cap = c->max + 1;
     char *nb = realloc(c->buf, cap + 1);
     if (nb == NULL) {
-      *b = uv_buf_init(NULL, 0);
+      *b = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
       return;
     }
     c->buf = nb;
     c->cap = cap;
   }
-  *b = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
+  *b = uv_buf_init(c->buf + c->len, (unsigned)(want - c->len));
+}
+
+static void stop_reading(dp_client_t *c) {
+  if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = false;
+}
+
+static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+
+static void start_reading(dp_client_t *c) {
+  if (!c->reading && c->tcp_open && !c->eof)
+    c->reading = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0;
 }
 
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   dp_client_t *c = s->data;
   (void)b;
   if (n > 0) {
-    if (c->on_data != NULL)
+    c->last_rx = uv_now(&c->loop);
+    if (c->on_data != NULL) {
       c->on_data(c->buf + c->len, (size_t)n, c->on_data_user);
-    else
-      c->len += (size_t)n;
+      return;
+    }
+    c->len += (size_t)n;
+    if (c->len > c->max) {
+      c->full = true;
+      stop_reading(c);
+    }
+  } else if (n == UV_ENOBUFS) {
+    c->full = c->nomem = true; /* no memory for more: treated like the cap */
+    stop_reading(c);
   } else if (n < 0) {
     c->eof = true;
-    uv_read_stop(s);
+    stop_reading(c);
     if (c->on_data != NULL) c->on_data(NULL, 0, c->on_data_user);
   }
 }
@@ -92,15 +148,12 @@ static bool connect_done(dp_client_t *c) {
   return c->connect_status != 1;
 }
 
-static bool has_line(dp_client_t *c) {
-  return c->eof || (c->len > 0 && memchr(c->buf, '\n', c->len) != NULL);
-}
-
 static void close_tcp(dp_client_t *c) {
   if (!c->tcp_open) return;
   uv_close((uv_handle_t *)&c->tcp, NULL);
   uv_run(&c->loop, UV_RUN_NOWAIT);
   c->tcp_open = false;
+  c->reading = false;
 }
 
 /* One connection attempt; 0 or a libuv error. */
@@ -126,6 +179,91 @@ static dp_client_t *fail(dp_client_t *c) {
   return NULL;
 }
 
+/* Runs the loop until bytes beyond the current ones arrive, the connection
+ * ends, the buffer is over the cap, or `wait` ms pass. */
+static void wait_for_bytes(dp_client_t *c, uint64_t wait) {
+  size_t mark = c->len;
+  c->timed_out = false;
+  uv_timer_start(&c->timer, timer_cb, wait, 0);
+  while (c->len == mark && !c->eof && !c->full && !c->timed_out) uv_run(&c->loop, UV_RUN_ONCE);
+  uv_timer_stop(&c->timer);
+}
+
+typedef enum {
+  UNIT,    /* bytes after `from`, followed by a pause (or the end) */
+  NOTHING, /* the deadline passed and nothing came after `from` */
+  ENDLESS, /* the deadline passed while bytes were still arriving */
+  FULL,    /* more than max bytes held */
+  CLOSED,  /* the connection ended and nothing came after `from` */
+} gather_t;
+
+/* Waits, until loop time `deadline`, for bytes after buf[from] and then for
+ * the pause that ends them. */
+static gather_t gather(dp_client_t *c, size_t from, uint64_t deadline) {
+  for (;;) {
+    uint64_t now = now_ms(c);
+    if (c->full) return FULL;
+    bool started = c->len > from;
+    if (started && (c->eof || now - c->last_rx >= c->quiet_ms)) return UNIT;
+    if (!started && c->eof) return CLOSED;
+    if (now >= deadline) return started ? ENDLESS : NOTHING;
+    uint64_t wait = deadline - now;
+    if (started && c->quiet_ms - (now - c->last_rx) < wait) wait = c->quiet_ms - (now - c->last_rx);
+    wait_for_bytes(c, wait);
+  }
+}
+
+/* The error for a gather that did not give a unit; drops the bytes of a
+ * FULL buffer (reading resumes) and keeps the others for the next call. */
+static int gather_error(dp_client_t *c, gather_t g, double timeout_s) {
+  switch (g) {
+  case FULL: {
+    size_t held = c->len;
+    bool nomem = c->nomem;
+    c->len = 0;
+    c->full = c->nomem = false;
+    start_reading(c);
+    if (nomem)
+      return dp_error_set(DP_ENOMEM, "no memory for more than %zu bytes of reply; dropped", held);
+    return dp_error_set(DP_ETOOBIG,
+                        "more than %zu bytes (max_reply_bytes) arrived without a pause; "
+                        "%zu bytes dropped",
+                        c->max, held);
+  }
+  case ENDLESS:
+    return dp_error_set(DP_ETIMEDOUT,
+                        "the reply did not end within %.3f s: %zu bytes arrived and the module "
+                        "never paused for %llu ms",
+                        timeout_s, c->len, (unsigned long long)c->quiet_ms);
+  case CLOSED: return dp_error_set(DP_ECLOSED, "the module closed the connection");
+  default: return dp_error_set(DP_ETIMEDOUT, "no reply within %.3f s", timeout_s);
+  }
+}
+
+/* Reads the greeting line (at most max bytes) until `deadline`. */
+static int read_greeting(dp_client_t *c, uint64_t deadline) {
+  char *nl = NULL;
+  for (size_t scanned = 0;;) {
+    nl = c->len > scanned ? memchr(c->buf + scanned, '\n', c->len - scanned) : NULL;
+    if (nl != NULL || c->eof || c->full || now_ms(c) >= deadline) break;
+    scanned = c->len;
+    wait_for_bytes(c, left_ms(c, deadline));
+  }
+  if (nl == NULL && c->full)
+    return dp_error_set(DP_ETOOBIG, "no greeting line in the first %zu bytes (max_reply_bytes)",
+                        c->max);
+  size_t glen = nl != NULL ? (size_t)(nl - c->buf) : 0;
+  c->greeting = malloc(glen + 1);
+  if (c->greeting == NULL) return dp_error_set(DP_ENOMEM, "no memory for the greeting");
+  memcpy(c->greeting, c->buf, glen);
+  c->greeting[glen] = '\0';
+  if (nl != NULL) {
+    c->len -= glen + 1;
+    memmove(c->buf, nl + 1, c->len);
+  }
+  return 0;
+}
+
 dp_client_t *dp_client_connect(const dp_client_opts_t *opts) {
   dp_client_opts_t d;
   if (opts == NULL) {
@@ -140,6 +278,9 @@ dp_client_t *dp_client_connect(const dp_client_opts_t *opts) {
   }
   uv_timer_init(&c->loop, &c->timer);
   c->timer.data = c;
+  c->max = opts->max_reply_bytes > 0 ? opts->max_reply_bytes : MAX_REPLY_DEFAULT;
+  c->timeout_s = opts->timeout_s;
+  c->quiet_ms = opts->quiet_ms > 0 ? (uint64_t)opts->quiet_ms : QUIET_MS_DEFAULT;
   const char *host = opts->host != NULL ? opts->host : "127.0.0.1";
   char port[16];
   snprintf(port, sizeof port, "%d", opts->port);
@@ -165,21 +306,8 @@ dp_client_t *dp_client_connect(const dp_client_opts_t *opts) {
     return fail(c);
   }
   uv_tcp_nodelay(&c->tcp, 1);
-  uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
-  run_until(c, has_line, ms(opts->timeout_s));
-  char *nl = c->len > 0 ? memchr(c->buf, '\n', c->len) : NULL;
-  size_t glen = nl != NULL ? (size_t)(nl - c->buf) : 0;
-  c->greeting = malloc(glen + 1);
-  if (c->greeting == NULL) {
-    dp_error_set(DP_ENOMEM, "no memory for the greeting");
-    return fail(c);
-  }
-  memcpy(c->greeting, c->buf, glen);
-  c->greeting[glen] = '\0';
-  if (nl != NULL) {
-    c->len -= glen + 1;
-    memmove(c->buf, nl + 1, c->len);
-  }
+  start_reading(c);
+  if (read_greeting(c, now_ms(c) + ms(opts->timeout_s)) < 0) return fail(c);
   return c;
 }
 
@@ -187,80 +315,111 @@ const char *dp_client_greeting(const dp_client_t *c) {
   return c->greeting;
 }
 
-static void write_cb(uv_write_t *req, int status) {
-  dp_client_t *c = req->data;
-  c->write_status = status;
-}
-
-static bool write_done(dp_client_t *c) {
-  return c->write_status != 1;
-}
-
-int dp_client_send_raw(dp_client_t *c, const char *data, size_t len) {
-  if (!c->tcp_open || c->eof) return dp_error_set(DP_ECLOSED, "the module closed the connection");
-  uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-  int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-  if (n == (int)len) return 0;
-  if (n < 0 && n != UV_EAGAIN) return dp_error_set(DP_EIO, "send failed: %s", uv_strerror(n));
-  if (n > 0) b = uv_buf_init((char *)data + n, (unsigned)(len - (size_t)n));
+typedef struct {
   uv_write_t req;
-  req.data = c;
-  c->write_status = 1;
-  int rc = uv_write(&req, (uv_stream_t *)&c->tcp, &b, 1, write_cb);
-  if (rc == 0) {
-    while (!write_done(c)) uv_run(&c->loop, UV_RUN_ONCE);
-    rc = c->write_status;
-  }
-  return rc == 0 ? 0 : dp_error_set(DP_EIO, "send failed: %s", uv_strerror(rc));
+  dp_client_t *client;
+  char data[];
+} queued_t;
+
+static void queued_cb(uv_write_t *req, int status) {
+  queued_t *q = req->data;
+  q->client->writes_pending--;
+  if (status < 0 && q->client->write_error == 0) q->client->write_error = status;
+  free(q);
 }
 
-int dp_client_send(dp_client_t *c, const char *cmd) {
+int dp_client_queue(dp_client_t *c, const char *data, size_t len) {
+  if (!c->tcp_open || c->eof) return dp_error_set(DP_ECLOSED, "the module closed the connection");
+  queued_t *q = malloc(sizeof *q + len);
+  if (q == NULL) return dp_error_set(DP_ENOMEM, "no memory for %zu bytes", len);
+  q->req.data = q;
+  q->client = c;
+  memcpy(q->data, data, len);
+  uv_buf_t b = uv_buf_init(q->data, (unsigned)len);
+  int rc = uv_write(&q->req, (uv_stream_t *)&c->tcp, &b, 1, queued_cb);
+  if (rc != 0) {
+    free(q);
+    return dp_error_set(DP_ECLOSED, "send failed: %s", uv_strerror(rc));
+  }
+  c->writes_pending++;
+  return 0;
+}
+
+static bool writes_done(dp_client_t *c) {
+  return c->writes_pending == 0;
+}
+
+/* Sends `len` bytes, waiting until loop time `deadline` for the module to
+ * take them. A write still pending at the deadline stays queued. */
+static int send_until(dp_client_t *c, const char *data, size_t len, uint64_t deadline,
+                      double timeout_s) {
+  if (!c->tcp_open || c->eof) return dp_error_set(DP_ECLOSED, "the module closed the connection");
+  size_t done = 0;
+  if (c->writes_pending == 0) { /* nothing queued before: write directly */
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n < 0 && n != UV_EAGAIN) return dp_error_set(DP_EIO, "send failed: %s", uv_strerror(n));
+    done = n > 0 ? (size_t)n : 0;
+  }
+  if (done < len) {
+    int rc = dp_client_queue(c, data + done, len - done);
+    if (rc < 0) return rc;
+  }
+  if (!run_until(c, writes_done, left_ms(c, deadline)))
+    return dp_error_set(DP_ETIMEDOUT, "the module did not take the command within %.3f s",
+                        timeout_s);
+  return c->write_error == 0 ? 0
+                             : dp_error_set(DP_EIO, "send failed: %s", uv_strerror(c->write_error));
+}
+
+static int send_command(dp_client_t *c, const char *cmd, uint64_t deadline, double timeout_s) {
   size_t n = strlen(cmd);
-  if (n > 0 && (cmd[n - 1] == ';' || cmd[n - 1] == '\n')) return dp_client_send_raw(c, cmd, n);
+  if (n > 0 && (cmd[n - 1] == ';' || cmd[n - 1] == '\n'))
+    return send_until(c, cmd, n, deadline, timeout_s);
   char *msg = malloc(n + 2);
   if (msg == NULL) return dp_error_set(DP_ENOMEM, "no memory for a command");
   memcpy(msg, cmd, n);
   msg[n] = ';';
   msg[n + 1] = '\0';
-  int rc = dp_client_send_raw(c, msg, n + 1);
+  int rc = send_until(c, msg, n + 1, deadline, timeout_s);
   free(msg);
   return rc;
 }
 
-static bool has_data(dp_client_t *c) {
-  return c->len > 0 || c->eof;
+int dp_client_send_raw(dp_client_t *c, const char *data, size_t len) {
+  return send_until(c, data, len, now_ms(c) + ms(c->timeout_s), c->timeout_s);
+}
+
+int dp_client_send(dp_client_t *c, const char *cmd) {
+  return send_command(c, cmd, now_ms(c) + ms(c->timeout_s), c->timeout_s);
+}
+
+static int recv_until(dp_client_t *c, char **out, size_t *len, uint64_t deadline,
+                      double timeout_s) {
+  gather_t g = gather(c, 0, deadline);
+  if (g != UNIT) return gather_error(c, g, timeout_s);
+  /* hand the buffer itself out (it has room for the NUL) */
+  c->buf[c->len] = '\0';
+  *out = c->buf;
+  *len = c->len;
+  c->buf = NULL;
+  c->len = c->cap = 0;
+  return 0;
 }
 
 int dp_client_recv(dp_client_t *c, char **out, size_t *len, double timeout_s) {
   *out = NULL;
   *len = 0;
-  if (!run_until(c, has_data, ms(timeout_s)))
-    return dp_error_set(DP_ETIMEDOUT, "no reply within %.3f s", timeout_s);
-  /* gather until quiet */
-  size_t before;
-  do {
-    before = c->len;
-    c->timed_out = false;
-    uv_timer_start(&c->timer, timer_cb, QUIET_MS, 0);
-    while (c->len == before && !c->eof && !c->timed_out) uv_run(&c->loop, UV_RUN_ONCE);
-    uv_timer_stop(&c->timer);
-  } while (c->len != before && !c->eof);
-  if (c->len == 0) return dp_error_set(DP_ECLOSED, "the module closed the connection");
-  *out = malloc(c->len + 1);
-  if (*out == NULL) return dp_error_set(DP_ENOMEM, "no memory for a reply");
-  memcpy(*out, c->buf, c->len);
-  (*out)[c->len] = '\0';
-  *len = c->len;
-  c->len = 0;
-  return 0;
+  return recv_until(c, out, len, now_ms(c) + ms(timeout_s), timeout_s);
 }
 
 int dp_client_request(dp_client_t *c, const char *cmd, char **reply, size_t *len,
                       double timeout_s) {
   *reply = NULL;
   *len = 0;
-  int rc = dp_client_send(c, cmd);
-  return rc < 0 ? rc : dp_client_recv(c, reply, len, timeout_s);
+  uint64_t deadline = now_ms(c) + ms(timeout_s);
+  int rc = send_command(c, cmd, deadline, timeout_s);
+  return rc < 0 ? rc : recv_until(c, reply, len, deadline, timeout_s);
 }
 
 void dp_client_free_list(char **names, size_t n) {
@@ -303,22 +462,22 @@ int dp_client_get_pcomms(dp_client_t *c, char ***names, size_t *n, double timeou
   return 0;
 }
 
-static bool has_one(dp_client_t *c) {
-  return c->eof || (c->len > 0 && memchr(c->buf, '1', c->len) != NULL);
-}
-
 int dp_client_up(dp_client_t *c, double timeout_s) {
-  int rc = dp_client_send(c, "UP");
-  if (rc < 0) return rc;
-  bool up =
-      run_until(c, has_one, ms(timeout_s)) && c->len > 0 && memchr(c->buf, '1', c->len) != NULL;
-  if (up) { /* consume up to and including the acknowledgement */
-    char *one = memchr(c->buf, '1', c->len);
-    c->len -= (size_t)(one - c->buf) + 1;
-    memmove(c->buf, one + 1, c->len);
-    return 1;
+  uint64_t deadline = now_ms(c) + ms(timeout_s);
+  uv_run(&c->loop, UV_RUN_NOWAIT); /* what already waits came before UP */
+  int rc = send_command(c, "UP", deadline, timeout_s);
+  if (rc < 0) return rc == DP_ETIMEDOUT ? 0 : rc;
+  /* Units that arrived before stay for dp_client_recv(), and so does every
+   * unit after UP that is not exactly "1" (a callback, say). */
+  for (size_t from = c->len;; from = c->len) {
+    gather_t g = gather(c, from, deadline);
+    if (g == NOTHING || g == ENDLESS) return 0;
+    if (g != UNIT) return gather_error(c, g, timeout_s);
+    if (c->len - from == 1 && c->buf[from] == '1') {
+      c->len = from; /* the answer is consumed */
+      return 1;
+    }
   }
-  return c->eof ? dp_error_set(DP_ECLOSED, "the module closed the connection") : 0;
 }
 
 void dp_client_close(dp_client_t *c) {
@@ -343,28 +502,8 @@ void dp_client_on_data(dp_client_t *c, dp_client_data_fn fn, void *user) {
     fn(c->buf, c->len, user);
     c->len = 0;
   }
-}
-
-typedef struct {
-  uv_write_t req;
-  char data[];
-} queued_t;
-
-static void queued_cb(uv_write_t *req, int status) {
-  (void)status; /* a failed write shows up as EOF on the read side */
-  free(req);
-}
-
-int dp_client_queue(dp_client_t *c, const char *data, size_t len) {
-  if (!c->tcp_open || c->eof) return dp_error_set(DP_ECLOSED, "the module closed the connection");
-  queued_t *q = malloc(sizeof *q + len);
-  if (q == NULL) return dp_error_set(DP_ENOMEM, "no memory for %zu bytes", len);
-  memcpy(q->data, data, len);
-  uv_buf_t b = uv_buf_init(q->data, (unsigned)len);
-  int rc = uv_write(&q->req, (uv_stream_t *)&c->tcp, &b, 1, queued_cb);
-  if (rc != 0) {
-    free(q);
-    return dp_error_set(DP_ECLOSED, "send failed: %s", uv_strerror(rc));
+  if (fn != NULL && c->full) { /* nothing is held now: read again */
+    c->full = false;
+    start_reading(c);
   }
-  return 0;
 }

@@ -16,7 +16,7 @@ typedef void (*dp_client_data_fn)(const char *data, size_t len, void *user);
 uv_loop_t *dp_client_loop(dp_client_t *c);
 
 /* Sets (fn NULL: clears) the data callback; bytes already buffered are handed
- * to it at once. */
+ * to it at once. The callback gets each read as it comes (no cap applies). */
 void dp_client_on_data(dp_client_t *c, dp_client_data_fn fn, void *user);
 
 /* Queues `len` bytes (copied) for sending without running the loop, for use

@@ -1,14 +1,17 @@
 /* net_handler.c - the network handler: records go to the central log server
  * without ever making the logging thread wait for the network.
  *
- * The logging thread encodes the frame (frame_encode.c) and appends it to a
- * bounded queue under a mutex; that is all it does. One sender thread runs
- * its own libuv loop: it connects, writes batches of queued frames, watches
- * the connection for EOF, and on failure waits with back-off (1 s doubling to
- * 30 s by default) before it tries again, keeping the queue. A full queue
- * drops its oldest frames; the sender reports the number in one record placed
- * where the gap is. Frames are written at most once: after a broken link only
- * frames of which no byte reached the socket are put back into the queue.
+ * The logging thread copies its record into the bounded queue (net_queue.c)
+ * under a mutex held for a few copies; that is all it does. Profiling showed
+ * that encoding the JSON frame on the logging thread was most of a call's
+ * cost, so the sender encodes. One sender thread runs its own libuv loop: it
+ * connects, takes batches of queued records, encodes their frames into one
+ * buffer and writes it, watches the connection for EOF, and on failure waits
+ * with back-off (1 s doubling to 30 s by default) before it tries again,
+ * keeping the queue. A full queue drops its oldest records; the sender reports
+ * the number in one record placed where the gap is. Records are written at
+ * most once: after a broken link only records of whose frame no byte reached
+ * the socket are put back into the queue.
  *
  * Writes are started from a check handle (after the loop has polled for I/O),
  * so an EOF from a server that went away is seen before new frames are
@@ -16,6 +19,7 @@
  * phase, before the poll; it starts an idle handle so the poll does not block
  * and the check comes round at once. */
 #include "log/frame.h"
+#include "log/net_queue.h"
 #include "log/record.h"
 
 #include "dareplane/log.h"
@@ -37,12 +41,7 @@
 #define CONNECT_TIMEOUT_MS  1000 /* Python's makeSocket(timeout=1) */
 #define EXIT_WAIT_MS        1000
 #define BATCH_MAX           256
-
-typedef struct entry {
-  struct entry *next;
-  size_t len;
-  char data[]; /* the whole frame */
-} entry_t;
+#define OUT_KEEP            ((size_t)1024 * 1024) /* a larger batch buffer is not kept */
 
 /* One connection attempt and its requests; freed when its handle closes. */
 typedef struct conn {
@@ -69,8 +68,14 @@ typedef struct sender {
   unsigned attempt; /* number of the connection attempt under way */
   unsigned backoff_ms;
   bool stopping;
-  entry_t *batch[BATCH_MAX]; /* frames of the write in flight */
+  /* The write in flight: batch_n frames encoded one after the other into
+   * `out`, frame i ending at end[i]; batch[i] is its record, NULL for the
+   * loss report (which reported `reported` lost records). */
+  dp_log_qrec_t *batch[BATCH_MAX + 1];
+  size_t end[BATCH_MAX + 1];
   size_t batch_n;
+  unsigned long long reported;
+  dp_textbuf_t out;
   char host[256];
   int port;
 } sender_t;
@@ -79,21 +84,18 @@ typedef struct sender {
 static struct {
   uv_mutex_t lock;
   uv_cond_t changed; /* queue drained, a write finished, a connect failed */
-  entry_t *head, *tail;
-  size_t count, bytes;
-  size_t max_records, max_bytes;
-  unsigned long long lost_unreported; /* dropped since the last loss record */
-  dp_log_net_stats_t stats;
+  dp_log_queue_t queue;
+  dp_log_net_stats_t stats; /* .dropped: besides queue.dropped */
   char host[256];
   int port;
   bool host_set, port_set;
   unsigned backoff_initial, backoff_max;
   sender_t *sender;         /* non-NULL while the thread runs */
   sender_t *parents_sender; /* after fork(): the parent's, kept (not ours to free) */
-  entry_t *parents_queue;
   uv_thread_t thread;
   bool stopping;
   bool retry_requested;
+  unsigned retry_after; /* the latest attempt started when it was requested */
   bool warned;
   unsigned attempts;       /* connection attempts started so far */
   unsigned failed_attempt; /* number of the latest attempt that failed */
@@ -120,17 +122,16 @@ static void after_fork_parent(void) {
 }
 
 /* In a child made by fork() the sender thread does not exist: forget the
- * parent's sender and queue (their memory is the parent's copy, left alone)
- * so that the child starts its own. Runs in the child, holding q.lock. */
+ * parent's sender (its memory, and the records of its write in flight, are
+ * the parent's copy, left alone) and drop the parent's queued records, so
+ * that the child starts its own. Runs in the child, holding q.lock. */
 static void forget_after_fork(void) {
   if (q.sender == NULL) return;
   q.parents_sender = q.sender;
-  q.parents_queue = q.head;
   q.sender = NULL;
-  q.head = q.tail = NULL;
-  q.count = q.bytes = 0;
+  dp_log_queue_clear(&q.queue);
+  q.queue.lost = 0;
   q.inflight = 0;
-  q.lost_unreported = 0;
   q.stopping = q.sender_idle = false;
   q.stats.connected = false;
 }
@@ -147,39 +148,12 @@ static void q_init(void) {
   pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 #endif
   uv_cond_init(&q.changed);
-  q.max_records = DEFAULT_MAX_RECORDS;
-  q.max_bytes = DEFAULT_MAX_BYTES;
+  dp_log_queue_init(&q.queue, DEFAULT_MAX_RECORDS, DEFAULT_MAX_BYTES);
   q.backoff_initial = 1000;
   q.backoff_max = 30000;
   snprintf(q.host, sizeof q.host, "%s", DEFAULT_HOST);
   q.port = DEFAULT_PORT;
   atexit(at_exit);
-}
-
-/* ---- the queue (caller holds q.lock) ------------------------------------- */
-
-/* Drops the oldest frames beyond the bounds onto *dropped (freed by the
- * caller after unlocking). */
-static void trim(entry_t **dropped) {
-  while (q.head != NULL && (q.count > q.max_records || q.bytes > q.max_bytes)) {
-    entry_t *e = q.head;
-    q.head = e->next;
-    if (q.head == NULL) q.tail = NULL;
-    q.count--;
-    q.bytes -= e->len;
-    q.lost_unreported++;
-    q.stats.dropped++;
-    e->next = *dropped;
-    *dropped = e;
-  }
-}
-
-static void free_list(entry_t *e) {
-  while (e != NULL) {
-    entry_t *next = e->next;
-    free(e);
-    e = next;
-  }
 }
 
 /* ---- the sender thread --------------------------------------------------- */
@@ -223,12 +197,14 @@ static void fail(sender_t *s, const char *why) {
   q.failed_attempt = s->attempt;
   q.stats.connected = false;
   /* A retry asked for while this attempt was under way gets its own attempt
-   * now rather than after the back-off. */
-  bool retry = q.retry_requested && !q.stopping;
+   * now rather than after the back-off; one asked for before it started was
+   * served by it (else a flush that saw this attempt fail would leave a
+   * retry behind that connects after it returned). */
+  bool retry = q.retry_requested && q.retry_after >= s->attempt && !q.stopping;
   q.retry_requested = false;
   bool warn = !q.warned;
   q.warned = true;
-  size_t max_records = q.max_records;
+  size_t max_records = q.queue.max_records;
   uv_cond_broadcast(&q.changed);
   unsigned max = q.backoff_max;
   uv_mutex_unlock(&q.lock);
@@ -241,40 +217,39 @@ static void fail(sender_t *s, const char *why) {
   s->backoff_ms = s->backoff_ms > max / 2 ? max : s->backoff_ms * 2;
 }
 
-/* Settles the frames of the write in flight when the link breaks: those of
- * which no byte left are queued again at the front (in order), one cut in
- * the middle is lost, the rest counts as sent. */
+static size_t frame_len(const sender_t *s, size_t i) {
+  return s->end[i] - (i > 0 ? s->end[i - 1] : 0);
+}
+
+/* Settles the write in flight when it finished or the link broke with
+ * `unsent_bytes` of it not written: records of whose frame no byte left go
+ * back to the front of the queue (in order), one cut in the middle is lost,
+ * the rest counts as sent and their room is reused. */
 static void settle_batch(sender_t *s, size_t unsent_bytes) {
-  size_t keep = s->batch_n; /* batch[keep..] go back to the queue */
+  size_t keep = s->batch_n; /* frames keep.. go back to the queue */
   size_t tail_bytes = 0;
-  while (keep > 0 && tail_bytes + s->batch[keep - 1]->len <= unsent_bytes)
-    tail_bytes += s->batch[--keep]->len;
-  size_t cut = tail_bytes < unsent_bytes && keep > 0 ? 1 : 0;
-  entry_t *done = NULL;
+  while (keep > 0 && tail_bytes + frame_len(s, keep - 1) <= unsent_bytes)
+    tail_bytes += frame_len(s, --keep);
+  bool cut = tail_bytes < unsent_bytes && keep > 0;
+  /* The loss report is frame 0 when there is one: back in the queue it
+   * becomes the lost count again, cut or not. */
+  bool report = s->batch_n > 0 && s->batch[0] == NULL;
+  bool report_back = report && (keep == 0 || (keep == 1 && cut));
+  size_t first = report ? 1 : 0; /* first frame with a record */
+  size_t back_from = keep > first ? keep : first;
+  dp_log_qchunk_t *to_free = NULL;
   uv_mutex_lock(&q.lock);
-  for (size_t i = s->batch_n; i > keep; i--) {
-    entry_t *e = s->batch[i - 1];
-    e->next = q.head;
-    q.head = e;
-    if (q.tail == NULL) q.tail = e;
-    q.count++;
-    q.bytes += e->len;
-  }
-  q.stats.sent += keep - cut;
-  q.stats.dropped += cut;
-  q.lost_unreported += cut;
+  dp_log_queue_unget(&q.queue, s->batch + back_from, s->batch_n - back_from,
+                     report_back ? s->reported : 0, &to_free);
+  q.stats.sent += keep - (cut ? 1 : 0);
+  if (cut && !(report && keep == 1)) dp_log_queue_count_lost(&q.queue, 1);
+  if (back_from > first)
+    dp_log_queue_release(&q.queue, s->batch + first, back_from - first, &to_free);
   q.inflight = 0;
-  entry_t *trimmed = NULL;
-  trim(&trimmed);
   uv_cond_broadcast(&q.changed);
   uv_mutex_unlock(&q.lock);
-  for (size_t i = 0; i < keep; i++) {
-    s->batch[i]->next = done;
-    done = s->batch[i];
-  }
   s->batch_n = 0;
-  free_list(done);
-  free_list(trimmed);
+  dp_log_qchunk_free_chain(to_free);
 }
 
 /* The established link broke: keep what was not sent and reconnect now (a
@@ -311,13 +286,17 @@ static void on_write(uv_write_t *req, int status) {
   sender_t *s = c->s;
   if (c != s->conn || s->batch_n == 0) return; /* settled when the link broke */
   if (status < 0) {
-    /* No way to know how much of the batch got out: count it lost. */
+    /* No way to know how much of the batch got out: count it lost (and
+     * report again what its loss report said). */
+    size_t first = s->batch[0] == NULL ? 1 : 0;
+    dp_log_qchunk_t *to_free = NULL;
     uv_mutex_lock(&q.lock);
-    q.stats.dropped += s->batch_n;
-    q.lost_unreported += s->batch_n;
+    dp_log_queue_unget(&q.queue, NULL, 0, first ? s->reported : 0, &to_free);
+    dp_log_queue_count_lost(&q.queue, s->batch_n - first);
+    dp_log_queue_release(&q.queue, s->batch + first, s->batch_n - first, &to_free);
     q.inflight = 0;
     uv_mutex_unlock(&q.lock);
-    for (size_t i = 0; i < s->batch_n; i++) free(s->batch[i]);
+    dp_log_qchunk_free_chain(to_free);
     s->batch_n = 0;
     link_lost(s, uv_strerror(status));
     return;
@@ -326,8 +305,9 @@ static void on_write(uv_write_t *req, int status) {
   uv_idle_start(&s->kick, on_kick);
 }
 
-/* A frame for "N records were lost", made by the sender itself. */
-static entry_t *loss_entry(unsigned long long lost) {
+/* Appends the frame of the record "N records were lost", made by the sender
+ * itself, to `b`. */
+static void encode_loss_report(dp_textbuf_t *b, unsigned long long lost) {
   char msg[160];
   snprintf(msg, sizeof msg, "%llu log record%s lost before this one (queue full or link broken)",
            lost, lost == 1 ? " was" : "s were");
@@ -348,17 +328,27 @@ static entry_t *loss_entry(unsigned long long lost) {
   uv_gettimeofday(&tv);
   rec.created = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
   rec.relative_ms = dp_log_relative_ms(rec.created);
-  char storage[1024];
-  dp_textbuf_t b;
-  dp_textbuf_init(&b, storage, sizeof storage);
-  dp_log_frame_encode(&rec, &b);
-  entry_t *e = dp_textbuf_failed(&b) ? NULL : malloc(sizeof *e + b.len);
-  if (e != NULL) {
-    e->len = b.len;
-    memcpy(e->data, b.data, b.len);
+  dp_log_frame_encode(&rec, b);
+}
+
+/* Appends one frame to s->out as frame s->batch_n. False when out of memory:
+ * then s->out is as it was before. */
+static bool add_frame(sender_t *s, dp_log_qrec_t *r, unsigned long long lost) {
+  size_t start = s->out.len;
+  if (r != NULL) {
+    dp_log_record_t rec = dp_log_qrec_view(r);
+    dp_log_frame_encode(&rec, &s->out);
+  } else {
+    encode_loss_report(&s->out, lost);
   }
-  dp_textbuf_free(&b);
-  return e;
+  if (dp_textbuf_failed(&s->out)) { /* the bytes before start are intact */
+    s->out.failed = false;
+    s->out.len = start;
+    return false;
+  }
+  s->batch[s->batch_n] = r;
+  s->end[s->batch_n++] = s->out.len;
+  return true;
 }
 
 static void on_kick(uv_idle_t *h) {
@@ -370,48 +360,44 @@ static void on_check(uv_check_t *h) {
   sender_t *s = h->data;
   uv_idle_stop(&s->kick);
   if (s->state != S_CONNECTED || s->batch_n > 0) return;
-  /* The loss count and the frames after the gap are taken together, so the
+  /* The loss count and the records after the gap are taken together, so the
    * loss record lands exactly where the records are missing. */
+  dp_log_qrec_t *recs[BATCH_MAX];
+  unsigned long long lost;
   uv_mutex_lock(&q.lock);
-  unsigned long long lost = q.lost_unreported;
-  q.lost_unreported = 0;
-  size_t n = lost > 0 ? 1 : 0; /* slot 0: the loss record */
-  while (q.head != NULL && n < BATCH_MAX) {
-    entry_t *e = q.head;
-    q.head = e->next;
-    if (q.head == NULL) q.tail = NULL;
-    q.count--;
-    q.bytes -= e->len;
-    s->batch[n++] = e;
-  }
-  q.sender_idle = n == 0;
-  q.inflight = n;
+  size_t n = dp_log_queue_take(&q.queue, recs, BATCH_MAX, &lost);
+  size_t frames = n + (lost > 0 ? 1 : 0);
+  q.sender_idle = frames == 0;
+  q.inflight = frames;
   uv_mutex_unlock(&q.lock);
-  if (lost > 0) {
-    entry_t *e = loss_entry(lost);
-    if (e != NULL) {
-      s->batch[0] = e;
-    } else { /* out of memory: the report is lost, the records are not */
-      memmove(s->batch, s->batch + 1, (n - 1) * sizeof(entry_t *));
-      n--;
-    }
-  }
-  s->batch_n = n;
-  if (n == 0) {
-    if (lost > 0) { /* only the report was to go, and it could not be made */
-      uv_mutex_lock(&q.lock);
+  if (frames == 0) return;
+
+  /* Encoding happens here, off the logging threads. Out of memory loses the
+   * report (the records are not lost) or a record (counted as lost). */
+  if (s->out.cap > OUT_KEEP) dp_textbuf_free(&s->out); /* after a burst of huge records */
+  s->out.len = 0;
+  s->reported = lost;
+  if (lost > 0) add_frame(s, NULL, lost);
+  dp_log_qrec_t *failed[BATCH_MAX];
+  size_t n_failed = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!add_frame(s, recs[i], 0)) failed[n_failed++] = recs[i];
+  if (n_failed > 0 || s->batch_n == 0) {
+    dp_log_qchunk_t *to_free = NULL;
+    uv_mutex_lock(&q.lock);
+    dp_log_queue_count_lost(&q.queue, n_failed);
+    dp_log_queue_release(&q.queue, failed, n_failed, &to_free);
+    if (s->batch_n == 0) {
       q.inflight = 0;
       uv_cond_broadcast(&q.changed);
-      uv_mutex_unlock(&q.lock);
     }
-    return;
+    uv_mutex_unlock(&q.lock);
+    dp_log_qchunk_free_chain(to_free);
+    if (s->batch_n == 0) return;
   }
-  uv_buf_t bufs[BATCH_MAX];
-  for (size_t i = 0; i < s->batch_n; i++)
-    bufs[i] = uv_buf_init(s->batch[i]->data, (unsigned)s->batch[i]->len);
+  uv_buf_t buf = uv_buf_init(s->out.data, (unsigned)s->out.len);
   s->conn->write_req.data = s->conn;
-  int rc = uv_write(&s->conn->write_req, (uv_stream_t *)&s->conn->tcp, bufs, (unsigned)s->batch_n,
-                    on_write);
+  int rc = uv_write(&s->conn->write_req, (uv_stream_t *)&s->conn->tcp, &buf, 1, on_write);
   if (rc < 0) {
     settle_batch(s, SIZE_MAX); /* nothing left: all of it goes back */
     link_lost(s, uv_strerror(rc));
@@ -577,6 +563,7 @@ static int start_sender(void) {
     if (v > 0 && v <= 65535) q.port = (int)v;
   }
   s->backoff_ms = q.backoff_initial;
+  dp_textbuf_init(&s->out, NULL, 0);
   uv_loop_init(&s->loop);
   uv_async_init(&s->loop, &s->wake, on_wake);
   uv_timer_init(&s->loop, &s->timer);
@@ -600,43 +587,27 @@ static int start_sender(void) {
 void dp_log_net_emit(const dp_log_record_t *rec) {
   if (!atomic_load_explicit(&handler_on, memory_order_relaxed)) return;
   uv_once(&q_once, q_init);
-  char storage[2048];
-  dp_textbuf_t b;
-  dp_textbuf_init(&b, storage, sizeof storage);
-  dp_log_frame_encode(rec, &b);
-  entry_t *e = dp_textbuf_failed(&b) ? NULL : malloc(sizeof *e + b.len);
-  if (e != NULL) {
-    e->next = NULL;
-    e->len = b.len;
-    memcpy(e->data, b.data, b.len);
-  }
-  dp_textbuf_free(&b);
-
-  entry_t *dropped = NULL;
+  size_t need = dp_log_qrec_need(rec);
+  dp_log_qrec_t *r = need > DP_LOG_QREC_BIG ? dp_log_qrec_new(need) : NULL;
+  dp_log_qchunk_t *to_free = NULL;
   uv_mutex_lock(&q.lock);
-  if (e == NULL) { /* out of memory: counts as lost */
-    q.stats.dropped++;
-    q.lost_unreported++;
+  if (need <= DP_LOG_QREC_BIG) r = dp_log_queue_alloc(&q.queue, need, &to_free);
+  if (r == NULL) { /* out of memory: counts as lost */
+    dp_log_queue_count_lost(&q.queue, 1);
   } else if (q.stopping || (q.sender == NULL && start_sender() < 0)) {
-    dropped = e;
+    dp_log_queue_release(&q.queue, &r, 1, &to_free);
     q.stats.dropped++;
   } else {
-    if (q.tail != NULL)
-      q.tail->next = e;
-    else
-      q.head = e;
-    q.tail = e;
-    q.count++;
-    q.bytes += e->len;
+    dp_log_qrec_fill(r, rec);
+    dp_log_queue_push(&q.queue, r, &to_free);
     q.stats.queued++;
-    trim(&dropped);
     if (q.sender_idle) { /* otherwise it is busy, or connecting, and will look */
       q.sender_idle = false;
       uv_async_send(&q.sender->wake);
     }
   }
   uv_mutex_unlock(&q.lock);
-  free_list(dropped);
+  dp_log_qchunk_free_chain(to_free);
 }
 
 void dp_log_set_network_handler(bool enabled) {
@@ -662,13 +633,11 @@ int dp_log_set_server(const char *host, int port) {
 
 void dp_log_set_queue_limits(size_t max_records, size_t max_bytes) {
   uv_once(&q_once, q_init);
-  entry_t *dropped = NULL;
+  dp_log_qchunk_t *to_free = NULL;
   uv_mutex_lock(&q.lock);
-  if (max_records > 0) q.max_records = max_records;
-  if (max_bytes > 0) q.max_bytes = max_bytes;
-  trim(&dropped);
+  dp_log_queue_set_limits(&q.queue, max_records, max_bytes, &to_free);
   uv_mutex_unlock(&q.lock);
-  free_list(dropped);
+  dp_log_qchunk_free_chain(to_free);
 }
 
 void dp_log_set_backoff(unsigned initial_ms, unsigned max_ms) {
@@ -685,6 +654,7 @@ void dp_log_retry_now(void) {
   uv_mutex_lock(&q.lock);
   if (q.sender != NULL) {
     q.retry_requested = true;
+    q.retry_after = q.attempts;
     uv_async_send(&q.sender->wake);
   }
   uv_mutex_unlock(&q.lock);
@@ -699,9 +669,10 @@ int dp_log_flush(unsigned timeout_ms) {
      * unreachable now; one already under way may have begun before it came up. */
     unsigned first_new = q.attempts + 1;
     q.retry_requested = true;
+    q.retry_after = q.attempts;
     uv_async_send(&q.sender->wake);
     uint64_t deadline = uv_hrtime() + (uint64_t)timeout_ms * 1000000u;
-    while (q.count > 0 || q.inflight > 0 || q.lost_unreported > 0) {
+    while (q.queue.count > 0 || q.inflight > 0 || q.queue.lost > 0) {
       uint64_t now = uv_hrtime();
       if (q.failed_attempt >= first_new) {
         rc = DP_ECONN;
@@ -731,22 +702,20 @@ void dp_log_shutdown(unsigned timeout_ms) {
   uv_mutex_unlock(&q.lock);
   uv_thread_join(&q.thread);
   uv_loop_close(&s->loop);
+  dp_textbuf_free(&s->out);
   free(s);
 
   uv_mutex_lock(&q.lock);
-  entry_t *left = q.head;
-  size_t n = q.count;
+  size_t n = q.queue.count;
   q.stats.dropped += n;
-  q.head = q.tail = NULL;
-  q.count = q.bytes = 0;
-  q.lost_unreported = 0;
+  dp_log_queue_clear(&q.queue);
+  q.queue.lost = 0;
   q.inflight = 0;
   q.sender = NULL;
   q.stopping = false;
   q.sender_idle = false;
   q.stats.connected = false;
   uv_mutex_unlock(&q.lock);
-  free_list(left);
   if (n > 0)
     fprintf(stderr, "dareplane.log: %zu log records could not be sent to the log server\n", n);
 }
@@ -755,5 +724,6 @@ void dp_log_net_stats(dp_log_net_stats_t *out) {
   uv_once(&q_once, q_init);
   uv_mutex_lock(&q.lock);
   *out = q.stats;
+  out->dropped += q.queue.dropped;
   uv_mutex_unlock(&q.lock);
 }

@@ -14,7 +14,9 @@ typedef struct dp_log_record {
   const char *name;     /* logger name */
   int level;            /* levelno */
   const char *msg;      /* the formatted message */
-  size_t msg_len;       /* strlen(msg) */
+  size_t msg_len;       /* strlen(msg); in a view of a queued record
+                           (net_queue.h) of a message longer than
+                           DP_LOG_MSG_MAX, its full length */
   const char *pathname; /* __FILE__ as given, or "" */
   int lineno;           /* __LINE__ */
   const char *func;     /* __func__, or "" */
@@ -43,8 +45,8 @@ void dp_log_console_line(int level, const char *prefix, size_t prefix_len, const
  * out; returns its length like snprintf. */
 size_t dp_log_format_asctime(char *out, size_t size, double created, double msecs);
 
-/* Network handler (net_handler.c): encodes the record and enqueues it for the
- * sender thread; never waits for the network. */
+/* Network handler (net_handler.c): copies the record into the queue of the
+ * sender thread, which encodes its frame; never waits for the network. */
 void dp_log_net_emit(const dp_log_record_t *rec);
 
 #endif

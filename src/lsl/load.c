@@ -2,7 +2,10 @@
  * the way pylsl and mne-lsl do, so that the library builds and everything but
  * LSL works without it. Search order: $DP_LSL_LIB (a path), $PYLSL_LIB, then
  * the platform's usual names. When nothing loads, every LSL call fails with
- * DP_ENOLSL and one sentence naming everything tried and how to get liblsl. */
+ * DP_ENOLSL and one sentence naming everything tried and how to get liblsl.
+ * Once loaded, and before liblsl reads its configuration, the inlet
+ * reserve is lowered (DP_LSL_INLET_RESERVE_MS) unless the configuration
+ * file liblsl would read sets it. */
 #include "lsl/lsl_api.h"
 
 #include <stdio.h>
@@ -65,6 +68,8 @@ int dp_lsl_try_load(const char *path, dp_lsl_api_t *api, char *why, size_t why_s
   }
   DP_LSL_FUNCS(DP_LSL_SYM)
 #undef DP_LSL_SYM
+  if (uv_dlsym(&lib, "lsl_set_config_content", (void **)&t.set_config_content) != 0)
+    t.set_config_content = NULL;
   int32_t version = t.library_version();
   if (version < DP_LSL_MIN_VERSION) {
     snprintf(why, why_size, "loaded, but it is liblsl %d.%d; 1.14 or newer is needed",
@@ -76,6 +81,41 @@ int dp_lsl_try_load(const char *path, dp_lsl_api_t *api, char *why, size_t why_s
   return 0;
 }
 
+/* Reads the configuration file liblsl would read (its search order:
+ * $LSLAPICFG, ./lsl_api.cfg, ~/lsl_api/lsl_api.cfg, /etc/lsl_api/lsl_api.cfg)
+ * into buf; returns its length, 0 when there is none, or -1 when it does
+ * not fit. */
+static long read_lsl_config(char *buf, size_t size) {
+  char home[1024] = "";
+  if (getenv("HOME") != NULL) snprintf(home, sizeof home, "%s/lsl_api/lsl_api.cfg", getenv("HOME"));
+  const char *files[] = {getenv("LSLAPICFG"), "lsl_api.cfg", home, "/etc/lsl_api/lsl_api.cfg"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    FILE *f = files[i] != NULL && files[i][0] != '\0' ? fopen(files[i], "r") : NULL;
+    if (f == NULL) continue;
+    size_t n = fread(buf, 1, size, f);
+    int more = fgetc(f) != EOF;
+    fclose(f);
+    if (more || n == size) return -1;
+    buf[n] = '\0';
+    return (long)n;
+  }
+  buf[0] = '\0';
+  return 0;
+}
+
+/* Lowers liblsl's inlet reserve (see DP_LSL_INLET_RESERVE_MS) by handing
+ * liblsl its own configuration plus that one key, unless the configuration
+ * sets the key itself (or is too large to be copied whole). */
+static void tune(const dp_lsl_api_t *lsl) {
+  static char cfg[65536];
+  static const char key[] = "InletBufferReserveMs";
+  if (lsl->set_config_content == NULL) return;
+  long n = read_lsl_config(cfg, sizeof cfg - 64);
+  if (n < 0 || strstr(cfg, key) != NULL) return;
+  snprintf(cfg + n, sizeof cfg - (size_t)n, "\n[tuning]\n%s = %d\n", key, DP_LSL_INLET_RESERVE_MS);
+  lsl->set_config_content(cfg);
+}
+
 static void load(void) {
   const char *paths[8], *origins[8];
   size_t n = dp_lsl_search_list(paths, origins, 8);
@@ -84,6 +124,7 @@ static void load(void) {
   for (size_t i = 0; i < n; i++) {
     if (dp_lsl_try_load(paths[i], &api_table, why, sizeof why) == 0) {
       snprintf(loaded_path, sizeof loaded_path, "%s", paths[i]);
+      tune(&api_table);
       api_ok = 1;
       return;
     }

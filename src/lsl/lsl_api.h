@@ -114,7 +114,15 @@ typedef struct dp_lsl_api {
 #define DP_LSL_MEMBER(ret, name, params) ret(*name) params;
   DP_LSL_FUNCS(DP_LSL_MEMBER)
 #undef DP_LSL_MEMBER
+  /* optional: NULL in liblsl older than 1.16 */
+  void (*set_config_content)(const char *);
 } dp_lsl_api_t;
+
+/* liblsl reserves InletBufferReserveMs of samples for every inlet when it
+ * opens (its default: 5000 ms; at 1024 ch x 30 kHz float32 that is 600 MB,
+ * whatever the inlet's max_buflen). Unless liblsl's configuration file sets
+ * it, the library sets it to this when it loads liblsl (liblsl 1.16+). */
+#define DP_LSL_INLET_RESERVE_MS 500
 
 /* Loads liblsl on first use (once per process, thread-safe) and returns the
  * filled table, or NULL with DP_ENOLSL recorded (dp_error_set) and a detail

@@ -3,7 +3,10 @@
  *
  * Storage is one flat array of capacity x frame elements and one array of
  * capacity timestamps. An add is at most two memcpy runs (before and after the
- * wrap point); reads are at most two runs too. Strings are stored as owned
+ * wrap point); reads are at most two runs too. The read mark for "what is
+ * new" counts in samples ever given to add (`arrived`, oversize skips
+ * included), so the unread ones still held are always the newest
+ * min(unread, capacity) slots. Strings are stored as owned
  * char pointers; "" for a never-written slot is a static empty string that is
  * never freed. This file uses nothing else of the library but the error codes (constants
  * of error.h). */
@@ -22,6 +25,8 @@ struct dp_ringbuffer {
   size_t write_i; /* next slot to write */
   double last_t;
   uint64_t total;
+  uint64_t arrived;    /* samples ever given: total + skipped oversize ones */
+  uint64_t read_mark;  /* `arrived` at the last consume */
   unsigned char *data; /* capacity * frame_size bytes */
   double *times;       /* capacity timestamps */
 };
@@ -181,28 +186,45 @@ int dp_ringbuffer_add(dp_ringbuffer_t *rb, const void *samples, const double *ti
   rb->write_i = (rb->write_i + n) % rb->capacity;
   rb->last_t = times[n - 1];
   rb->total += n;
+  rb->arrived += n + skipped;
   if (rc < 0) return rc;
   if (rc2 < 0) return rc2;
   return skipped > (size_t)INT32_MAX ? INT32_MAX : (int)skipped;
 }
 
-/* Copies slots [from, from + n) (no wrap) to data/times at output row `row`. */
-static void get_run(const dp_ringbuffer_t *rb, size_t from, size_t n, unsigned char *data,
-                    double *times, size_t row) {
-  if (data != NULL)
-    memcpy(data + row * rb->frame_size, rb->data + from * rb->frame_size, n * rb->frame_size);
-  if (times != NULL) memcpy(times + row, rb->times + from, n * sizeof(double));
+/* The newest n (<= capacity) samples as at most two runs of slots. */
+static void newest_spans(const dp_ringbuffer_t *rb, size_t n, dp_ringbuffer_view_t *v) {
+  /* The newest n end just before write_i; they start at write_i - n (mod cap). */
+  size_t start = (rb->write_i + rb->capacity - n) % rb->capacity;
+  size_t first = rb->capacity - start;
+  if (first > n) first = n;
+  v->data[0] = rb->data + start * rb->frame_size;
+  v->times[0] = rb->times + start;
+  v->n[0] = first;
+  v->data[1] = rb->data;
+  v->times[1] = rb->times;
+  v->n[1] = n - first;
+  v->count = n;
+}
+
+/* Copies the first n samples of a view to data/times (either may be NULL). */
+static void copy_view(const dp_ringbuffer_t *rb, const dp_ringbuffer_view_t *v, size_t n,
+                      unsigned char *data, double *times) {
+  size_t row = 0;
+  for (int i = 0; i < 2 && row < n; i++) {
+    size_t k = v->n[i] < n - row ? v->n[i] : n - row;
+    if (data != NULL) memcpy(data + row * rb->frame_size, v->data[i], k * rb->frame_size);
+    if (times != NULL) memcpy(times + row, v->times[i], k * sizeof(double));
+    row += k;
+  }
 }
 
 int dp_ringbuffer_newest(const dp_ringbuffer_t *rb, size_t n, void *data, double *times) {
   if (rb == NULL) return DP_EINVAL;
   if (n > rb->capacity) return DP_ERANGE;
-  /* The newest n end just before write_i; they start at write_i - n (mod cap). */
-  size_t start = (rb->write_i + rb->capacity - n) % rb->capacity;
-  size_t first = rb->capacity - start;
-  if (first > n) first = n;
-  get_run(rb, start, first, data, times, 0);
-  if (n > first) get_run(rb, 0, n - first, data, times, first);
+  dp_ringbuffer_view_t v;
+  newest_spans(rb, n, &v);
+  copy_view(rb, &v, n, data, times);
   return 0;
 }
 
@@ -221,6 +243,65 @@ void dp_ringbuffer_reset(dp_ringbuffer_t *rb) {
   rb->write_i = 0;
   rb->last_t = 0;
   rb->total = 0;
+  rb->arrived = 0;
+  rb->read_mark = 0;
+}
+
+uint64_t dp_ringbuffer_unread(const dp_ringbuffer_t *rb) {
+  return rb->arrived - rb->read_mark;
+}
+
+/* Unread samples the buffer still holds: the newest min(unread, capacity). */
+static size_t held_unread(const dp_ringbuffer_t *rb) {
+  uint64_t unread = rb->arrived - rb->read_mark;
+  return unread < rb->capacity ? (size_t)unread : rb->capacity;
+}
+
+int dp_ringbuffer_peek_new(const dp_ringbuffer_t *rb, dp_ringbuffer_view_t *view) {
+  if (rb == NULL || view == NULL) return DP_EINVAL;
+  size_t held = held_unread(rb);
+  newest_spans(rb, held, view);
+  view->overrun = rb->arrived - rb->read_mark - held;
+  return 0;
+}
+
+int dp_ringbuffer_consume(dp_ringbuffer_t *rb, size_t n) {
+  if (rb == NULL) return DP_EINVAL;
+  size_t held = held_unread(rb);
+  size_t k = n < held ? n : held;
+  rb->read_mark = rb->arrived - held + k;
+  return k > (size_t)INT32_MAX ? INT32_MAX : (int)k;
+}
+
+int dp_ringbuffer_read_new(dp_ringbuffer_t *rb, void *data, double *times, size_t max_n,
+                           uint64_t *overrun) {
+  dp_ringbuffer_view_t v;
+  if (dp_ringbuffer_peek_new(rb, &v) != 0) return DP_EINVAL;
+  size_t n = v.count < max_n ? v.count : max_n;
+  copy_view(rb, &v, n, data, times);
+  if (overrun != NULL) *overrun = v.overrun;
+  return dp_ringbuffer_consume(rb, n);
+}
+
+int dp_ringbuffer_write_span(dp_ringbuffer_t *rb, void **data, double **times) {
+  if (rb == NULL || data == NULL || times == NULL) return DP_EINVAL;
+  if (rb->type == DP_STRING) return DP_ETYPE;
+  *data = rb->data + rb->write_i * rb->frame_size;
+  *times = rb->times + rb->write_i;
+  size_t span = rb->capacity - rb->write_i;
+  return span > (size_t)INT32_MAX ? INT32_MAX : (int)span;
+}
+
+int dp_ringbuffer_commit(dp_ringbuffer_t *rb, size_t n) {
+  if (rb == NULL) return DP_EINVAL;
+  if (rb->type == DP_STRING) return DP_ETYPE;
+  if (n == 0) return DP_EEMPTY;
+  if (n > rb->capacity - rb->write_i) return DP_ERANGE;
+  rb->last_t = rb->times[rb->write_i + n - 1];
+  rb->write_i = (rb->write_i + n) % rb->capacity;
+  rb->total += n;
+  rb->arrived += n;
+  return 0;
 }
 
 dp_dtype_t dp_ringbuffer_dtype(const dp_ringbuffer_t *rb) {

@@ -57,7 +57,6 @@ struct dp_server {
 
   dp_worker_t *workers;
   uint64_t next_worker_id;
-  bool subreaper; /* Linux: orphans of our process groups come back to us */
 
   dp_logger_t *log;
 };

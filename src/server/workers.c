@@ -3,33 +3,24 @@
  *
  * Thread workers get a stop signal and are joined once they return; one that
  * does not return within join_timeout_s of STOP is reported (and joined
- * whenever it does return). Process workers lead their own process group:
- * STOP sends SIGTERM to the group and SIGKILL after stop_grace_s, and the
- * entry leaves the book only when no process of the group is left. Because a
- * group member whose parent died is re-parented, the server makes itself a
- * child subreaper on Linux (there is no libuv equivalent) and reaps such
- * orphans of its groups itself, so neither orphans nor zombies remain even
- * when PID 1 does not reap. Everything here runs on the loop thread except
- * the thread workers' bodies. */
+ * whenever it does return). A process worker is a whole process tree
+ * (proc_tree.h): the program and everything it starts, whichever session or
+ * group they move to. STOP sends SIGTERM to every process of the tree and
+ * SIGKILL after stop_grace_s, and the entry leaves the book only when no
+ * process of the tree is left, all reaped. The tree also ends when the module
+ * ends in any way, even killed. Everything here runs on the loop thread
+ * except the thread workers' bodies. */
+#include "server/proc_tree.h"
 #include "server/server_internal.h"
 
 #include "common/error_internal.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef _WIN32
-#include <sys/types.h>
-#include <sys/wait.h>
-#endif
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
-
 #define TICK_MS               10
-#define GIVE_UP_AFTER_KILL_MS 3000
+#define GIVE_UP_AFTER_KILL_MS 3000 /* after the grace period, for a tree to report gone */
 
 struct dp_stop {
   uv_mutex_t mu;
@@ -53,10 +44,9 @@ struct dp_worker {
   void *arg;
   void (*free_arg)(void *);
   /* process workers */
-  uv_process_t proc;
+  dp_proc_tree_t *tree;
   int pid;
-  bool exited, killed;
-  uint64_t kill_at;
+  bool abandoned; /* its tree did not report gone in time: killed outright */
 };
 
 bool dp_stop_requested(dp_stop_t *stop) {
@@ -125,16 +115,6 @@ static void free_thread_worker(dp_worker_t *w) {
   uv_cond_destroy(&w->stop.cv);
   uv_mutex_destroy(&w->stop.mu);
   free(w);
-}
-
-static void process_closed(uv_handle_t *h) {
-  free(h->data);
-}
-
-static void remove_process(dp_worker_t *w) {
-  unlink_worker(w);
-  uv_close((uv_handle_t *)&w->proc, process_closed);
-  dp_server_check_finish(w->srv);
 }
 
 size_t dp_server_worker_count(const dp_server_t *srv) {
@@ -211,43 +191,40 @@ void dp_workers_sweep(dp_server_t *srv) {
 
 /* ---- process workers ------------------------------------------------------ */
 
-static void signal_group(dp_worker_t *w, int sig) {
-  int rc = uv_kill(-w->pid, sig);
-  if (rc != 0 && rc != UV_ESRCH)
-    dp_log_error(w->srv->log, "cannot signal process group %d: %s", w->pid, uv_strerror(rc));
-}
-
-/* Reaps members of the group that were re-parented to us; true when no
- * process of the group is left. Only after the leader was reaped by libuv. */
-static bool group_gone(dp_worker_t *w) {
-#ifndef _WIN32
-  if (w->srv->subreaper)
-    while (waitpid(-w->pid, NULL, WNOHANG) > 0) {
-    }
-#endif
-  return uv_kill(-w->pid, 0) == UV_ESRCH;
-}
-
 static void begin_process_stop(dp_worker_t *w) {
   w->stopping = true;
   uv_update_time(&w->srv->loop);
   w->stop_at = uv_now(&w->srv->loop);
-  signal_group(w, SIGTERM);
+  dp_proc_tree_stop(w->tree);
   ensure_ticking(w->srv);
 }
 
-static void process_exit(uv_process_t *p, int64_t status, int sig) {
-  dp_worker_t *w = p->data;
-  w->exited = true;
-  dp_log_info(w->srv->log, "process worker %s (pid %d) exited (status %lld, signal %d)", w->label,
-              w->pid, (long long)status, sig);
-  if (group_gone(w)) {
-    remove_process(w);
-  } else if (!w->stopping) {
-    dp_log_info(w->srv->log, "stopping what is left of the process group of %s", w->label);
+static void tree_exited(void *user, int status, int sig, bool rest_left) {
+  dp_worker_t *w = user;
+  dp_log_info(w->srv->log, "process worker %s (pid %d) exited (status %d, signal %d)", w->label,
+              w->pid, status, sig);
+  if (rest_left && !w->stopping) {
+    dp_log_info(w->srv->log, "stopping what is left of the process tree of %s", w->label);
     begin_process_stop(w);
   }
 }
+
+static void tree_killed(void *user, int n) {
+  dp_worker_t *w = user;
+  dp_log_warning(w->srv->log, "process tree of %s outlived SIGTERM by %.1f s: SIGKILL to %d %s",
+                 w->label, w->srv->opts.stop_grace_s, n, n == 1 ? "process" : "processes");
+}
+
+static void tree_gone(void *user) {
+  dp_worker_t *w = user;
+  dp_server_t *srv = w->srv;
+  dp_log_info(srv->log, "process tree of %s is gone", w->label);
+  unlink_worker(w);
+  free(w);
+  dp_server_check_finish(srv);
+}
+
+static const dp_proc_tree_events_t tree_events = {tree_exited, tree_killed, tree_gone};
 
 int dp_request_start_process(dp_request_t *req, const char *const *argv, const char *cwd,
                              const char *const *env, int *pid_out) {
@@ -255,33 +232,19 @@ int dp_request_start_process(dp_request_t *req, const char *const *argv, const c
   dp_worker_t *w = new_worker(req, true);
   if (w == NULL) return dp_error_last();
   dp_server_t *srv = w->srv;
-#ifdef __linux__
-  if (!srv->subreaper) srv->subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
-#endif
-  uv_stdio_container_t stdio[3] = {
-      {.flags = UV_IGNORE},
-      {.flags = UV_INHERIT_FD, .data.fd = 1},
-      {.flags = UV_INHERIT_FD, .data.fd = 2},
-  };
-  uv_process_options_t o = {
-      .exit_cb = process_exit,
-      .file = argv[0],
-      .args = (char **)argv,
-      .env = (char **)env,
+  dp_proc_tree_spec_t spec = {
+      .argv = argv,
       .cwd = cwd,
-      .flags = UV_PROCESS_DETACHED,
-      .stdio_count = 3,
-      .stdio = stdio,
+      .env = env,
+      .grace_s = srv->opts.stop_grace_s,
+      .events = &tree_events,
+      .user = w,
   };
-  int rc = uv_spawn(&srv->loop, &w->proc, &o);
-  if (rc != 0) {
-    /* uv_spawn initialised the handle even on failure: close it */
-    w->proc.data = w;
-    uv_close((uv_handle_t *)&w->proc, process_closed);
-    return dp_error_set(DP_ESYS, "cannot start %s: %s", argv[0], uv_strerror(rc));
+  int rc = dp_proc_tree_start(&srv->loop, &spec, &w->tree, &w->pid);
+  if (rc < 0) {
+    free(w);
+    return rc;
   }
-  w->proc.data = w;
-  w->pid = w->proc.pid;
   link_worker(w);
   if (pid_out != NULL) *pid_out = w->pid;
   dp_log_info(srv->log, "started process worker %s: %s (pid %d)", w->label, argv[0], w->pid);
@@ -296,7 +259,7 @@ void dp_server_stop_workers(dp_server_t *srv) {
   for (dp_worker_t *w = srv->workers; w != NULL; w = w->next) {
     if (w->stopping) continue;
     if (w->is_process) {
-      dp_log_info(srv->log, "Closing process group %d of %s", w->pid, w->label);
+      dp_log_info(srv->log, "Closing process tree of %s (pid %d)", w->label, w->pid);
       begin_process_stop(w);
     } else {
       dp_log_info(srv->log, "Stopping thread worker %s", w->label);
@@ -311,7 +274,7 @@ void dp_server_stop_workers(dp_server_t *srv) {
 static void tick(uv_timer_t *t) {
   dp_server_t *srv = t->data;
   uint64_t now = uv_now(&srv->loop);
-  uint64_t grace = (uint64_t)(srv->opts.stop_grace_s * 1000.0);
+  uint64_t give_up = (uint64_t)(srv->opts.stop_grace_s * 1000.0) + GIVE_UP_AFTER_KILL_MS;
   uint64_t join = (uint64_t)(srv->opts.join_timeout_s * 1000.0);
   bool busy = false;
   for (dp_worker_t *w = srv->workers, *next; w != NULL; w = next) {
@@ -326,22 +289,11 @@ static void tick(uv_timer_t *t) {
       busy |= !w->reported;
       continue;
     }
-    if (!w->killed && now - w->stop_at >= grace) {
-      dp_log_warning(srv->log, "process group %d of %s outlived SIGTERM by %.1f s: SIGKILL", w->pid,
-                     w->label, srv->opts.stop_grace_s);
-      signal_group(w, SIGKILL);
-      w->killed = true;
-      w->kill_at = now;
-    }
-    if (w->exited && group_gone(w)) {
-      remove_process(w);
-      continue;
-    }
-    if (w->exited && w->killed && now - w->kill_at >= GIVE_UP_AFTER_KILL_MS) {
-      dp_log_error(srv->log, "process group %d of %s still not empty after SIGKILL; giving up",
-                   w->pid, w->label);
-      remove_process(w);
-      continue;
+    if (!w->abandoned && now - w->stop_at >= give_up) {
+      dp_log_error(srv->log, "process tree of %s still not gone %.1f s after SIGKILL; killing it",
+                   w->label, GIVE_UP_AFTER_KILL_MS / 1000.0);
+      dp_proc_tree_kill(w->tree);
+      w->abandoned = true;
     }
     busy = true;
   }

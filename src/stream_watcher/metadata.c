@@ -15,11 +15,11 @@ static void free_list(char **list, size_t n) {
   free(list);
 }
 
-void dp_sw_free_metadata(dp_stream_watcher_t *sw) {
-  free_list(sw->labels, sw->n_ch);
-  free_list(sw->units, sw->n_ch);
-  free_list(sw->types, sw->n_ch);
-  sw->labels = sw->units = sw->types = NULL;
+void dp_sw_free_metadata(char ***labels, char ***units, char ***types, size_t n_ch) {
+  free_list(*labels, n_ch);
+  free_list(*units, n_ch);
+  free_list(*types, n_ch);
+  *labels = *units = *types = NULL;
 }
 
 static char *copy(const char *s) {
@@ -29,9 +29,8 @@ static char *copy(const char *s) {
   return d;
 }
 
-int dp_sw_read_metadata(dp_stream_watcher_t *sw, lsl_streaminfo full) {
-  const dp_lsl_api_t *lsl = sw->lsl;
-  size_t n = sw->n_ch;
+int dp_sw_read_metadata(const dp_lsl_api_t *lsl, dp_logger_t *log, lsl_streaminfo full, size_t n,
+                        dp_sw_link_t *link) {
   char **labels = calloc(n, sizeof *labels), **units = calloc(n, sizeof *units),
        **types = calloc(n, sizeof *types);
   int ok = labels != NULL && units != NULL && types != NULL;
@@ -63,13 +62,13 @@ int dp_sw_read_metadata(dp_stream_watcher_t *sw, lsl_streaminfo full) {
     return dp_error_set(DP_ENOMEM, "stream watcher: out of memory reading channel labels");
   }
   if (described > 0 && (described < n || !lsl->empty(ch)))
-    dp_log_warning(sw->log,
+    dp_log_warning(log,
                    "stream '%s' describes %s channels than its %zu; labels of the "
                    "others are ch_<i>",
                    lsl->get_name(full), described < n ? "fewer" : "more", n);
-  dp_sw_free_metadata(sw);
-  sw->labels = labels;
-  sw->units = units;
-  sw->types = types;
+  dp_sw_free_metadata(&link->labels, &link->units, &link->types, n);
+  link->labels = labels;
+  link->units = units;
+  link->types = types;
   return 0;
 }

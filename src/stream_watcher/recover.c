@@ -1,19 +1,21 @@
 /* recover.c - keeping a StreamWatcher on its stream when the outlet goes away
- * and comes back.
+ * and comes back, on a thread of its own beside the hot path.
  *
  * Inlets are created with liblsl's recover flag. liblsl then reconnects by
  * itself to a restarted outlet of a stream that has a source_id, silently;
- * when liblsl reports a recovery (a clock reset) or samples flow again after a
- * stall, the watcher looks for a few seconds, without blocking, whether the
- * stream now comes from a new outlet (new uid), and then re-reads its
- * metadata. For a stream
- * without a source_id liblsl declares the stream lost instead; the watcher
- * then runs a liblsl continuous resolver (background, never blocking update())
- * for the same query liblsl would use and opens a new inlet when it matches. */
+ * when update() sees liblsl report a recovery (a clock reset) or samples flow
+ * again after a stall, it asks this thread to look for a few seconds whether
+ * the stream now comes from a new outlet (new uid), whose metadata the thread
+ * then reads. For a stream without a source_id liblsl declares the stream
+ * lost instead; update() hands the dead inlet over, and this thread runs a
+ * liblsl continuous resolver for the query liblsl would use and opens a new
+ * inlet when it matches. Everything that waits on the network (resolving,
+ * the full info, opening, destroying an inlet) happens here; update() asks
+ * and takes the result without ever waiting (dp_sw_recovery_take: one atomic
+ * load when there is nothing). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 
 #include "common/error_internal.h"
 #include "lsl/info.h"
@@ -21,11 +23,10 @@
 
 /* How long liblsl's continuous resolver keeps a stream no longer seen. */
 #define DP_SW_FORGET_AFTER 5.0
-/* How long the restart check looks for a new outlet (it starts when liblsl
- * reported a recovery or samples resumed after a stall), and the wait for the
- * new outlet's full info. */
-#define DP_SW_CHECK_S      3.0
-#define DP_SW_CHECK_INFO_S 1.0
+/* How long the restart check looks for a new outlet. */
+#define DP_SW_CHECK_S 3.0
+/* How often the thread looks at the resolver's results (ms). */
+#define DP_SW_POLL_MS 20
 
 int dp_sw_build_recover_query(dp_stream_watcher_t *sw) {
   const dp_lsl_stream_info_t *in = &sw->info;
@@ -43,89 +44,154 @@ int dp_sw_build_recover_query(dp_stream_watcher_t *sw) {
   return 0;
 }
 
-void dp_sw_on_lost(dp_stream_watcher_t *sw) {
-  if (sw->resolver != NULL) sw->lsl->destroy_continuous_resolver(sw->resolver); /* a check */
-  dp_log_warning(sw->log, "LSL stream '%s' was lost; looking for it again (%s)", sw->info.name,
-                 sw->recover_query);
-  sw->lsl->destroy_inlet(sw->inlet);
-  sw->inlet = NULL;
-  sw->lost = true;
-  sw->resolver = sw->lsl->create_continuous_resolver_bypred(sw->recover_query, DP_SW_FORGET_AFTER);
-  if (sw->resolver == NULL)
-    dp_log_error(sw->log, "liblsl could not start a resolver for '%s'", sw->recover_query);
+/* ---- the recovery thread ----------------------------------------------------- */
+
+/* Waits up to `ms` for a stop or a new request (under rec->mu). True when
+ * the current work should end: stop, or a request other than `current`. */
+static bool interrupted(struct dp_sw_recovery *rec, dp_sw_request_t current, unsigned ms) {
+  uv_mutex_lock(&rec->mu);
+  if (!rec->stop && (rec->req == DP_SW_REQ_NONE || rec->req == current) && ms > 0)
+    uv_cond_timedwait(&rec->cond, &rec->mu, (uint64_t)ms * 1000000u);
+  bool end = rec->stop || (rec->req != DP_SW_REQ_NONE && rec->req != current);
+  uv_mutex_unlock(&rec->mu);
+  return end;
 }
 
-void dp_sw_try_reconnect(dp_stream_watcher_t *sw) {
+/* Hands a finished link to update(). */
+static void publish(dp_stream_watcher_t *sw, dp_sw_link_t *link) {
+  struct dp_sw_recovery *rec = &sw->rec;
+  uv_mutex_lock(&rec->mu);
+  if (atomic_load(&sw->recovered)) dp_sw_link_free(sw->lsl, &rec->result, sw->n_ch); /* not taken */
+  rec->result = *link;
+  atomic_store_explicit(&sw->recovered, true, memory_order_release);
+  uv_mutex_unlock(&rec->mu);
+  *link = (dp_sw_link_t){0};
+}
+
+/* Looks for an outlet other than `old_uid` until one is found and opened
+ * (lost) or the check runs out (restart check), or the work is interrupted. */
+static void look(dp_stream_watcher_t *sw, dp_sw_request_t what, const char *old_uid) {
+  struct dp_sw_recovery *rec = &sw->rec;
   const dp_lsl_api_t *lsl = sw->lsl;
-  if (sw->resolver == NULL) { /* could not be created earlier: try once more */
-    sw->resolver = lsl->create_continuous_resolver_bypred(sw->recover_query, DP_SW_FORGET_AFTER);
-    if (sw->resolver == NULL) return;
-  }
-  lsl_streaminfo infos[8];
-  int32_t n = lsl->resolver_results(sw->resolver, infos, 8);
-  int32_t pick = -1;
-  for (int32_t i = 0; i < n; i++) /* the old outlet, if still listed, is not it */
-    if (pick < 0 && strcmp(lsl->get_uid(infos[i]), sw->info.uid) != 0) pick = i;
-  if (pick >= 0) {
-    char old_uid[128];
-    snprintf(old_uid, sizeof old_uid, "%s", sw->info.uid);
-    if (dp_sw_open(sw, infos[pick]) == 0) { /* replaces inlet and info, ends the resolver */
-      sw->recoveries++;
-      dp_log_warning(sw->log, "LSL stream '%s' is back (outlet %s, was %s); metadata re-read",
-                     sw->info.name, sw->info.uid, old_uid);
-    } else {
-      dp_log_warning(sw->log, "LSL stream '%s' reappeared but could not be opened: %s",
-                     sw->info.name, dp_error_detail());
+  bool lost = what == DP_SW_REQ_LOST;
+  lsl_continuous_resolver r = NULL;
+  uint64_t until = uv_hrtime() + (uint64_t)(DP_SW_CHECK_S * 1e9);
+  bool done = false;
+  while (!done && (lost || uv_hrtime() < until)) {
+    if (r == NULL &&
+        (r = lsl->create_continuous_resolver_bypred(sw->recover_query, DP_SW_FORGET_AFTER)) == NULL)
+      dp_log_error(sw->log, "liblsl could not start a resolver for '%s'", sw->recover_query);
+    lsl_streaminfo infos[8];
+    int32_t n = r != NULL ? lsl->resolver_results(r, infos, 8) : 0;
+    for (int32_t i = 0; i < n; i++) {
+      if (!done && strcmp(lsl->get_uid(infos[i]), old_uid) != 0) {
+        dp_sw_link_t link;
+        if (dp_sw_open_link(lsl, sw->log, infos[i], sw->n_ch, sw->inlet_buflen, !lost, &link) ==
+            0) {
+          dp_log_warning(sw->log, "LSL stream '%s' %s (outlet %s, was %s); metadata re-read",
+                         rec->name, lost ? "is back" : "resumed from a restarted outlet",
+                         link.info.uid, old_uid);
+          publish(sw, &link);
+          done = true;
+        } else {
+          dp_log_warning(sw->log, "LSL stream '%s' reappeared but could not be %s: %s", rec->name,
+                         lost ? "opened" : "read", dp_error_detail());
+        }
+      }
+      lsl->destroy_streaminfo(infos[i]);
     }
+    if (!done && interrupted(rec, what, DP_SW_POLL_MS)) break;
   }
-  for (int i = 0; i < n; i++) lsl->destroy_streaminfo(infos[i]);
+  if (r != NULL) lsl->destroy_continuous_resolver(r);
 }
 
-void dp_sw_start_restart_check(dp_stream_watcher_t *sw) {
-  if (sw->resolver == NULL)
-    sw->resolver =
-        sw->lsl->create_continuous_resolver_bypred(sw->recover_query, DP_SW_FORGET_AFTER);
-  sw->check_until_ns = uv_hrtime() + (uint64_t)(DP_SW_CHECK_S * 1e9);
-}
-
-/* Reads the new outlet's full info with a short-lived inlet (the data keeps
- * coming through the inlet liblsl recovered) and takes over its metadata. */
-static void take_new_outlet(dp_stream_watcher_t *sw, lsl_streaminfo found) {
-  const dp_lsl_api_t *lsl = sw->lsl;
-  int32_t ec = 0;
-  lsl_inlet probe = lsl->create_inlet(found, DP_SW_INLET_BUFLEN, 0, 0);
-  lsl_streaminfo full = probe ? lsl->get_fullinfo(probe, DP_SW_CHECK_INFO_S, &ec) : NULL;
-  dp_lsl_stream_info_t info;
-  if (full != NULL && ec == 0 && dp_lsl_info_from(lsl, full, &info) == 0) {
-    if (dp_sw_read_metadata(sw, full) == 0) {
-      dp_lsl_info_clear(&sw->info);
-      sw->info = info;
-      sw->recoveries++;
-      dp_log_warning(sw->log,
-                     "LSL stream '%s' resumed from a restarted outlet (%s); metadata re-read",
-                     sw->info.name, sw->info.uid);
-    } else {
-      dp_lsl_info_clear(&info);
+static void recovery_main(void *arg) {
+  dp_stream_watcher_t *sw = arg;
+  struct dp_sw_recovery *rec = &sw->rec;
+  for (;;) {
+    uv_mutex_lock(&rec->mu);
+    while (!rec->stop && rec->req == DP_SW_REQ_NONE && rec->dead == NULL)
+      uv_cond_wait(&rec->cond, &rec->mu);
+    if (rec->stop) {
+      uv_mutex_unlock(&rec->mu);
+      return;
     }
-  } else {
-    dp_log_warning(sw->log, "LSL stream '%s' restarted, but its new metadata could not be read",
-                   sw->info.name);
+    dp_sw_request_t what = rec->req;
+    lsl_inlet dead = rec->dead;
+    char uid[sizeof rec->uid];
+    memcpy(uid, rec->uid, sizeof uid);
+    rec->req = DP_SW_REQ_NONE;
+    rec->dead = NULL;
+    uv_mutex_unlock(&rec->mu);
+    if (dead != NULL) sw->lsl->destroy_inlet(dead);
+    if (what != DP_SW_REQ_NONE) look(sw, what, uid);
   }
-  if (full != NULL) lsl->destroy_streaminfo(full);
-  if (probe != NULL) lsl->destroy_inlet(probe);
 }
 
-void dp_sw_poll_restart_check(dp_stream_watcher_t *sw) {
-  const dp_lsl_api_t *lsl = sw->lsl;
-  lsl_streaminfo infos[8];
-  int32_t n = sw->resolver != NULL ? lsl->resolver_results(sw->resolver, infos, 8) : 0;
-  int32_t pick = -1;
-  for (int32_t i = 0; i < n; i++)
-    if (pick < 0 && strcmp(lsl->get_uid(infos[i]), sw->info.uid) != 0) pick = i;
-  if (pick >= 0) take_new_outlet(sw, infos[pick]);
-  for (int32_t i = 0; i < n; i++) lsl->destroy_streaminfo(infos[i]);
-  if (pick >= 0 || sw->resolver == NULL || uv_hrtime() >= sw->check_until_ns) {
-    if (sw->resolver != NULL) lsl->destroy_continuous_resolver(sw->resolver);
-    sw->resolver = NULL;
-  }
+/* ---- the caller's side --------------------------------------------------------- */
+
+int dp_sw_recovery_start(dp_stream_watcher_t *sw) {
+  struct dp_sw_recovery *rec = &sw->rec;
+  size_t len = strlen(sw->info.name) + 1;
+  if ((rec->name = malloc(len)) == NULL)
+    return dp_error_set(DP_ENOMEM, "stream watcher: out of memory");
+  memcpy(rec->name, sw->info.name, len);
+  rec->stop = false;
+  rec->req = DP_SW_REQ_NONE;
+  rec->dead = NULL;
+  atomic_init(&sw->recovered, false);
+  if (uv_mutex_init(&rec->mu) != 0) goto fail_mutex;
+  if (uv_cond_init(&rec->cond) != 0) goto fail_cond;
+  if (uv_thread_create(&rec->thread, recovery_main, sw) != 0) goto fail_thread;
+  rec->running = true;
+  return 0;
+fail_thread:
+  uv_cond_destroy(&rec->cond);
+fail_cond:
+  uv_mutex_destroy(&rec->mu);
+fail_mutex:
+  free(rec->name);
+  rec->name = NULL;
+  return dp_error_set(DP_ESYS, "stream watcher: cannot start the recovery thread");
+}
+
+void dp_sw_recovery_stop(dp_stream_watcher_t *sw) {
+  struct dp_sw_recovery *rec = &sw->rec;
+  if (!rec->running) return;
+  uv_mutex_lock(&rec->mu);
+  rec->stop = true;
+  uv_cond_signal(&rec->cond);
+  uv_mutex_unlock(&rec->mu);
+  uv_thread_join(&rec->thread);
+  rec->running = false;
+  if (rec->dead != NULL) sw->lsl->destroy_inlet(rec->dead);
+  rec->dead = NULL;
+  if (atomic_load(&sw->recovered)) dp_sw_link_free(sw->lsl, &rec->result, sw->n_ch);
+  atomic_store(&sw->recovered, false);
+  uv_cond_destroy(&rec->cond);
+  uv_mutex_destroy(&rec->mu);
+  free(rec->name);
+  rec->name = NULL;
+}
+
+void dp_sw_recovery_request(dp_stream_watcher_t *sw, dp_sw_request_t req, lsl_inlet dead) {
+  struct dp_sw_recovery *rec = &sw->rec;
+  uv_mutex_lock(&rec->mu);
+  if (rec->req != DP_SW_REQ_LOST) rec->req = req; /* a lost stream outranks a check */
+  if (dead != NULL) rec->dead = dead;
+  snprintf(rec->uid, sizeof rec->uid, "%s", sw->info.uid);
+  uv_cond_signal(&rec->cond);
+  uv_mutex_unlock(&rec->mu);
+}
+
+void dp_sw_recovery_take(dp_stream_watcher_t *sw) {
+  struct dp_sw_recovery *rec = &sw->rec;
+  if (!atomic_load_explicit(&sw->recovered, memory_order_acquire)) return;
+  uv_mutex_lock(&rec->mu);
+  dp_sw_link_t link = rec->result;
+  rec->result = (dp_sw_link_t){0};
+  atomic_store(&sw->recovered, false);
+  uv_mutex_unlock(&rec->mu);
+  dp_sw_install(sw, &link);
+  sw->recoveries++;
 }

@@ -29,6 +29,7 @@ int dp_stream_watcher_new(dp_stream_watcher_t **out, const char *name, double bu
   }
   sw->buffer_s = buffer_s;
   sw->stall_s = 1.0;
+  sw->max_buffer_bytes = DP_STREAM_WATCHER_MAX_BUFFER_BYTES;
   sw->log = dp_log_get("dareplane.stream_watcher");
   *out = sw;
   return 0;
@@ -60,11 +61,23 @@ int dp_stream_watcher_set_stall_timeout(dp_stream_watcher_t *sw, double seconds)
   return 0;
 }
 
+int dp_stream_watcher_set_max_buffer_bytes(dp_stream_watcher_t *sw, size_t bytes) {
+  if (sw == NULL || bytes == 0)
+    return dp_error_set(DP_EINVAL, "stream watcher: the buffer limit must be > 0 bytes");
+  sw->max_buffer_bytes = bytes;
+  return 0;
+}
+
+int dp_stream_watcher_set_inlet_buffer(dp_stream_watcher_t *sw, size_t samples) {
+  if (sw == NULL) return dp_error_set(DP_EINVAL, "stream watcher: NULL watcher");
+  sw->inlet_buffer = samples;
+  return 0;
+}
+
 static void drop_connection(dp_stream_watcher_t *sw) {
+  dp_sw_recovery_stop(sw);
   if (sw->inlet != NULL) sw->lsl->destroy_inlet(sw->inlet);
-  if (sw->resolver != NULL) sw->lsl->destroy_continuous_resolver(sw->resolver);
   sw->inlet = NULL;
-  sw->resolver = NULL;
   sw->lost = false;
 }
 
@@ -83,7 +96,7 @@ static void free_stream_state(dp_stream_watcher_t *sw) {
   free(sw->chunk_t);
   sw->chunk = NULL;
   sw->chunk_t = NULL;
-  dp_sw_free_metadata(sw);
+  dp_sw_free_metadata(&sw->labels, &sw->units, &sw->types, sw->n_ch);
   sw->n_ch = 0;
   if (sw->have_info) dp_lsl_info_clear(&sw->info);
   sw->have_info = false;
@@ -98,50 +111,6 @@ void dp_stream_watcher_free(dp_stream_watcher_t *sw) {
   free(sw->name);
   free(sw->predicate);
   free(sw);
-}
-
-int dp_sw_open(dp_stream_watcher_t *sw, lsl_streaminfo found) {
-  const dp_lsl_api_t *lsl = sw->lsl;
-  int32_t ec = 0;
-  lsl_inlet inlet = lsl->create_inlet(found, DP_SW_INLET_BUFLEN, 0, 1);
-  if (inlet == NULL)
-    return dp_error_set(DP_ELSL, "liblsl could not create an inlet for '%s'", lsl->get_name(found));
-  lsl_streaminfo full = lsl->get_fullinfo(inlet, DP_SW_OPEN_TIMEOUT, &ec);
-  dp_lsl_stream_info_t info;
-  int rc = 0;
-  if (full == NULL || ec != 0) {
-    rc = dp_error_set(DP_ELSL,
-                      "stream '%s' was found but its full info could not be read "
-                      "(liblsl error %d)",
-                      lsl->get_name(found), (int)ec);
-  } else if ((rc = dp_lsl_info_from(lsl, full, &info)) == 0) {
-    if ((rc = dp_sw_read_metadata(sw, full)) != 0) dp_lsl_info_clear(&info);
-  }
-  if (full != NULL) lsl->destroy_streaminfo(full);
-  if (rc == 0 && sw->postproc != 0 && lsl->set_postprocessing(inlet, sw->postproc) != 0)
-    rc = dp_error_set(DP_ELSL, "liblsl refused post-processing flags 0x%x", sw->postproc);
-  if (rc == 0) {
-    lsl->open_stream(inlet, DP_SW_OPEN_TIMEOUT, &ec);
-    if (ec != 0) {
-      dp_lsl_info_clear(&info);
-      rc = dp_error_set(DP_ELSL, "stream '%s' could not be opened (liblsl error %d)",
-                        lsl->get_name(found), (int)ec);
-    }
-  }
-  if (rc != 0) {
-    lsl->destroy_inlet(inlet);
-    return rc;
-  }
-  /* Starts liblsl's clock-offset thread without waiting (the timeout error is
-   * expected): once it has an offset, lsl_was_clock_reset() reports every
-   * recovery liblsl does, which is how a restarted outlet is noticed. */
-  lsl->time_correction(inlet, 0.0, &ec);
-  drop_connection(sw);
-  if (sw->have_info) dp_lsl_info_clear(&sw->info);
-  sw->info = info;
-  sw->have_info = true;
-  sw->inlet = inlet;
-  return 0;
 }
 
 /* Finds the stream; on success *found is a liblsl info the caller destroys. */
@@ -171,63 +140,90 @@ static int resolve(dp_stream_watcher_t *sw, double timeout_s, lsl_streaminfo *fo
   return 0;
 }
 
-/* The buffer and chunk for the connected stream (sw->info). */
-static int make_buffers(dp_stream_watcher_t *sw) {
-  double srate = sw->info.nominal_srate;
-  size_t capacity = srate > 0 ? (size_t)(srate * sw->buffer_s) : 1000;
-  if (capacity == 0) capacity = 1;
+/* Checks the stream `found` before anything is opened: its format and
+ * channel count, and its nominal rate, which sizes the buffer (Python:
+ * int(srate * buffer_s), 1000 for irregular streams) within the buffer
+ * limit. Sets dtype, n_ch, *capacity and the inlet's max_buflen. */
+static int size_stream(dp_stream_watcher_t *sw, lsl_streaminfo found, size_t *capacity) {
+  const dp_lsl_api_t *lsl = sw->lsl;
+  const char *name = lsl->get_name(found);
+  int format = (int)lsl->get_channel_format(found);
+  int n_ch = (int)lsl->get_channel_count(found);
+  double srate = lsl->get_nominal_srate(found);
+  if (dp_dtype_size((dp_dtype_t)format) == 0 || n_ch <= 0)
+    return dp_error_set(DP_ETYPE,
+                        "stream '%s' has channel format %d and %d channels; cannot watch it", name,
+                        format, n_ch);
+  if (!isfinite(srate) || srate < 0)
+    return dp_error_set(DP_ERANGE,
+                        "stream '%s' declares a nominal rate of %g Hz; cannot size a buffer "
+                        "from it (a finite rate >= 0 is needed; 0 means irregular)",
+                        name, srate);
+  double samples = srate > 0 ? floor(srate * sw->buffer_s) : 1000.0;
+  if (samples < 1) samples = 1;
+  double bytes = samples * ((double)n_ch * (double)dp_dtype_size((dp_dtype_t)format) + 8.0);
+  if (bytes > (double)sw->max_buffer_bytes)
+    return dp_error_set(DP_ETOOBIG,
+                        "stream '%s' (%g Hz x %g s x %d ch %s) needs a buffer of %.0f samples "
+                        "(%.0f bytes), over the limit of %zu bytes "
+                        "(dp_stream_watcher_set_max_buffer_bytes)",
+                        name, srate, sw->buffer_s, n_ch, dp_dtype_name((dp_dtype_t)format), samples,
+                        bytes, sw->max_buffer_bytes);
+  sw->dtype = (dp_dtype_t)format;
+  sw->n_ch = (size_t)n_ch;
+  *capacity = (size_t)samples;
+  /* liblsl's inlet queue: seconds for a regular stream, hundreds of samples
+   * for an irregular one; rounded up, at least 1 */
+  double want = (double)(sw->inlet_buffer > 0 ? sw->inlet_buffer : *capacity);
+  double buflen = ceil(srate > 0 ? want / srate : want / 100.0);
+  sw->inlet_buflen = buflen < 1 ? 1 : buflen > INT32_MAX ? INT32_MAX : (int32_t)buflen;
+  return 0;
+}
+
+/* The ring buffer (and, for strings, the chunk) for the connected stream. */
+static int make_buffers(dp_stream_watcher_t *sw, size_t capacity) {
   int rc = dp_ringbuffer_new(&sw->rb, sw->dtype, capacity, &sw->n_ch, 1);
   if (rc != 0)
     return dp_error_set(rc, "stream watcher: cannot make a buffer of %zu x %zu %s", capacity,
                         sw->n_ch, dp_dtype_name(sw->dtype));
-  size_t chunk = capacity;
-  if (sw->dtype == DP_STRING)
-    chunk = DP_SW_STRING_CHUNK;
-  else if (chunk < 256)
-    chunk = 256;
-  else if (chunk > DP_SW_MAX_PULL)
-    chunk = DP_SW_MAX_PULL;
-  sw->chunk_samples = chunk;
-  sw->chunk = calloc(chunk * sw->n_ch, dp_dtype_size(sw->dtype));
-  sw->chunk_t = calloc(chunk, sizeof(double));
-  if (sw->chunk == NULL || sw->chunk_t == NULL)
-    return dp_error_set(DP_ENOMEM, "stream watcher: out of memory for a %zu-sample chunk", chunk);
-  /* Write every page now (calloc maps them lazily), so that update() never
-   * takes a page fault: measured at ~2x the cost of an update otherwise. */
-  dp_ringbuffer_reset(sw->rb);
-  memset(sw->chunk, 0, chunk * sw->n_ch * dp_dtype_size(sw->dtype));
+  if (sw->dtype == DP_STRING) {
+    sw->chunk = calloc(DP_SW_STRING_CHUNK * sw->n_ch, sizeof(char *));
+    sw->chunk_t = calloc(DP_SW_STRING_CHUNK, sizeof(double));
+    if (sw->chunk == NULL || sw->chunk_t == NULL)
+      return dp_error_set(DP_ENOMEM, "stream watcher: out of memory for a string chunk");
+  } else {
+    /* Write every page now (calloc maps them lazily), so that update() never
+     * takes a page fault: measured at ~2x the cost of an update otherwise. */
+    dp_ringbuffer_reset(sw->rb);
+  }
   return 0;
 }
 
-int dp_stream_watcher_connect(dp_stream_watcher_t *sw, double timeout_s) {
+int dp_sw_connect_with(dp_stream_watcher_t *sw, const dp_lsl_api_t *lsl, double timeout_s) {
   if (sw == NULL) return dp_error_set(DP_EINVAL, "stream watcher: NULL watcher");
   if (sw->predicate == NULL && sw->name[0] == '\0')
     return dp_error_set(DP_EINVAL, "stream watcher: neither a name nor a predicate to look for");
-  if ((sw->lsl = dp_lsl_api()) == NULL) return DP_ENOLSL;
+  if (lsl == NULL) return DP_ENOLSL;
   dp_stream_watcher_disconnect(sw);
   free_stream_state(sw);
+  sw->lsl = lsl;
   sw->n_new = 0;
   sw->got_any = false;
 
   lsl_streaminfo found = NULL;
   int rc = resolve(sw, timeout_s, &found);
   if (rc != 0) return rc;
-  int format = (int)sw->lsl->get_channel_format(found);
-  int n_ch = (int)sw->lsl->get_channel_count(found);
-  if (dp_dtype_size((dp_dtype_t)format) == 0 || n_ch <= 0) {
-    rc = dp_error_set(DP_ETYPE,
-                      "stream '%s' has channel format %d and %d channels; cannot "
-                      "watch it",
-                      sw->lsl->get_name(found), format, n_ch);
-    sw->lsl->destroy_streaminfo(found);
-    return rc;
+  size_t capacity = 0;
+  dp_sw_link_t link = {0};
+  rc = size_stream(sw, found, &capacity);
+  if (rc == 0) rc = dp_sw_open_link(lsl, sw->log, found, sw->n_ch, sw->inlet_buflen, false, &link);
+  lsl->destroy_streaminfo(found);
+  if (rc == 0) {
+    dp_sw_install(sw, &link);
+    rc = make_buffers(sw, capacity);
   }
-  sw->dtype = (dp_dtype_t)format;
-  sw->n_ch = (size_t)n_ch;
-  rc = dp_sw_open(sw, found);
-  sw->lsl->destroy_streaminfo(found);
-  if (rc == 0) rc = make_buffers(sw);
   if (rc == 0) rc = dp_sw_build_recover_query(sw);
+  if (rc == 0) rc = dp_sw_recovery_start(sw);
   if (rc != 0) {
     drop_connection(sw);
     free_stream_state(sw);
@@ -238,6 +234,11 @@ int dp_stream_watcher_connect(dp_stream_watcher_t *sw, double timeout_s) {
   dp_log_info(sw->log, "connected to %s, buffer %zu samples", desc, dp_ringbuffer_capacity(sw->rb));
   rc = dp_stream_watcher_update(sw);
   return rc < 0 ? rc : 0;
+}
+
+int dp_stream_watcher_connect(dp_stream_watcher_t *sw, double timeout_s) {
+  if (sw == NULL) return dp_error_set(DP_EINVAL, "stream watcher: NULL watcher");
+  return dp_sw_connect_with(sw, dp_lsl_api(), timeout_s);
 }
 
 /* ---- accessors ------------------------------------------------------------ */
@@ -273,6 +274,25 @@ int dp_stream_watcher_newest(const dp_stream_watcher_t *sw, size_t n, void *data
                         "stream watcher: asked for the newest %zu samples of a %zu-sample buffer",
                         n, dp_ringbuffer_capacity(sw->rb));
   return 0;
+}
+
+int dp_stream_watcher_peek_new(const dp_stream_watcher_t *sw, dp_ringbuffer_view_t *view) {
+  if (sw == NULL || sw->rb == NULL)
+    return dp_error_set(DP_ESTATE, "stream watcher: not connected yet");
+  return dp_ringbuffer_peek_new(sw->rb, view);
+}
+
+int dp_stream_watcher_consume(dp_stream_watcher_t *sw, size_t n) {
+  if (sw == NULL || sw->rb == NULL)
+    return dp_error_set(DP_ESTATE, "stream watcher: not connected yet");
+  return dp_ringbuffer_consume(sw->rb, n);
+}
+
+int dp_stream_watcher_read_new(dp_stream_watcher_t *sw, void *data, double *times, size_t max_n,
+                               uint64_t *overrun) {
+  if (sw == NULL || sw->rb == NULL)
+    return dp_error_set(DP_ESTATE, "stream watcher: not connected yet");
+  return dp_ringbuffer_read_new(sw->rb, data, times, max_n, overrun);
 }
 
 double dp_stream_watcher_last_time(const dp_stream_watcher_t *sw) {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "dareplane/log.h"
 #include "log/frame.h"
 
 typedef struct receiver {
@@ -161,6 +162,38 @@ static inline receiver_t *receiver_new(int port) {
   assert_non_null(r);
   assert_int_equal(receiver_start(r, port), 0);
   return r;
+}
+
+/* cmocka setup and teardown of a test of the network handler: reconnects
+ * only by dp_log_retry_now() (the back-off is far beyond a test's length),
+ * default queue bounds; the handler stopped afterwards. */
+static inline int receiver_setup(void **state) {
+  (void)state;
+  dp_log_set_backoff(600000, 600000);
+  dp_log_set_queue_limits(10000, 8u << 20);
+  return 0;
+}
+
+static inline int receiver_teardown(void **state) {
+  (void)state;
+  dp_log_shutdown(2000);
+  return 0;
+}
+
+/* A logger that lets every level through. */
+static inline dp_logger_t *receiver_test_logger(const char *name) {
+  dp_logger_t *lg = dp_log_get(name);
+  dp_logger_set_level(lg, DP_LOG_DEBUG);
+  return lg;
+}
+
+/* A port nothing listens on right now. */
+static inline int receiver_closed_port(void) {
+  receiver_t *r = receiver_new(0);
+  int port = r->port;
+  receiver_stop(r);
+  receiver_free(r);
+  return port;
 }
 
 /* Polls until at least `n` messages arrived or 60 s passed (valgrind is

@@ -1,9 +1,10 @@
 /* test_log_network.c - the network handler against an in-process log server:
  * records arrive in order and exactly once, survive an outage and a server
  * restart in the queue, a full queue drops the oldest and reports the exact
- * number, many threads log at once, a logger can opt out, flush gives up at
- * once when the server is down. Reconnects are driven with dp_log_retry_now()
- * (the back-off is set far beyond the test's length), so no test sleeps. */
+ * number, a logger can opt out, flush gives up at once when the server is
+ * down (many threads logging at once: test_log_queue.c). Reconnects are
+ * driven with dp_log_retry_now() (the back-off is set far beyond the test's
+ * length), so no test sleeps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -19,34 +20,6 @@
 
 #include "dareplane/log.h"
 #include "log_receiver.h"
-
-static dp_logger_t *test_logger(const char *name) {
-  dp_logger_t *lg = dp_log_get(name);
-  dp_logger_set_level(lg, DP_LOG_DEBUG);
-  return lg;
-}
-
-static int setup(void **state) {
-  (void)state;
-  dp_log_set_backoff(600000, 600000); /* only dp_log_retry_now() reconnects */
-  dp_log_set_queue_limits(10000, 8u << 20);
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  dp_log_shutdown(2000);
-  return 0;
-}
-
-/* A port nothing listens on right now. */
-static int closed_port(void) {
-  receiver_t *r = receiver_new(0);
-  int port = r->port;
-  receiver_stop(r);
-  receiver_free(r);
-  return port;
-}
 
 /* Asserts that r holds exactly "<prefix> <from>" .. "<prefix> <to - 1>" from
  * index `at` on. */
@@ -75,7 +48,7 @@ static void records_arrive_in_order(void **state) {
   (void)state;
   receiver_t *r = receiver_new(0);
   assert_int_equal(dp_log_set_server("127.0.0.1", r->port), 0);
-  dp_logger_t *lg = test_logger("net.order");
+  dp_logger_t *lg = receiver_test_logger("net.order");
   for (int i = 0; i < 500; i++) dp_log_info(lg, "rec %d", i);
   assert_int_equal(dp_log_flush(5000), 0);
   assert_int_equal(receiver_wait(r, 500), 500);
@@ -92,7 +65,8 @@ static void opt_out_logger_is_not_sent(void **state) {
   (void)state;
   receiver_t *r = receiver_new(0);
   dp_log_set_server("127.0.0.1", r->port);
-  dp_logger_t *quiet = test_logger("net.local_only"), *lg = test_logger("net.sent");
+  dp_logger_t *quiet = receiver_test_logger("net.local_only"),
+              *lg = receiver_test_logger("net.sent");
   dp_logger_set_network(quiet, false);
   dp_log_info(quiet, "rec 0");
   dp_log_info(lg, "rec 1");
@@ -110,9 +84,9 @@ static void opt_out_logger_is_not_sent(void **state) {
 
 static void outage_keeps_records_until_server_starts(void **state) {
   (void)state;
-  int port = closed_port();
+  int port = receiver_closed_port();
   dp_log_set_server("127.0.0.1", port);
-  dp_logger_t *lg = test_logger("net.outage");
+  dp_logger_t *lg = receiver_test_logger("net.outage");
   for (int i = 0; i < 100; i++) dp_log_info(lg, "early %d", i);
   assert_int_equal(dp_log_flush(5000), DP_ECONN); /* gives up at once */
   receiver_t *r = receiver_new(port);
@@ -130,7 +104,7 @@ static void restart_loses_nothing_and_sends_nothing_twice(void **state) {
   receiver_t *r1 = receiver_new(0), *r2;
   int port = r1->port;
   dp_log_set_server("127.0.0.1", port);
-  dp_logger_t *lg = test_logger("net.restart");
+  dp_logger_t *lg = receiver_test_logger("net.restart");
   for (int i = 0; i < 300; i++) dp_log_info(lg, "rec %d", i);
   assert_int_equal(receiver_wait(r1, 300), 300);
   receiver_stop(r1);
@@ -151,10 +125,10 @@ static void restart_loses_nothing_and_sends_nothing_twice(void **state) {
 
 static void full_queue_drops_oldest_and_reports_count(void **state) {
   (void)state;
-  int port = closed_port();
+  int port = receiver_closed_port();
   dp_log_set_server("127.0.0.1", port);
   dp_log_set_queue_limits(10, 0);
-  dp_logger_t *lg = test_logger("net.overflow");
+  dp_logger_t *lg = receiver_test_logger("net.overflow");
   dp_log_net_stats_t before, after;
   dp_log_net_stats(&before);
   for (int i = 0; i < 100; i++) dp_log_info(lg, "rec %d", i);
@@ -172,47 +146,6 @@ static void full_queue_drops_oldest_and_reports_count(void **state) {
   receiver_free(r);
 }
 
-typedef struct worker {
-  uv_thread_t thread;
-  int id;
-} worker_t;
-
-static void worker_main(void *arg) {
-  worker_t *w = arg;
-  char name[32];
-  snprintf(name, sizeof name, "net.thread%d", w->id);
-  dp_log_set_thread_name(name);
-  dp_logger_t *lg = test_logger(name);
-  for (int i = 0; i < 2000; i++) dp_log_info(lg, "t%d %d", w->id, i);
-}
-
-static void many_threads_each_record_once(void **state) {
-  (void)state;
-  receiver_t *r = receiver_new(0);
-  dp_log_set_server("127.0.0.1", r->port);
-  dp_log_set_queue_limits(100000, 64u << 20);
-  worker_t w[4];
-  for (int i = 0; i < 4; i++) {
-    w[i].id = i;
-    assert_int_equal(uv_thread_create(&w[i].thread, worker_main, &w[i]), 0);
-  }
-  for (int i = 0; i < 4; i++) uv_thread_join(&w[i].thread);
-  assert_int_equal(dp_log_flush(60000), 0);
-  assert_int_equal(receiver_wait(r, 8000), 8000);
-  int next[4] = {0};
-  for (size_t k = 0; k < r->n; k++) {
-    int id, i;
-    assert_int_equal(sscanf(r->msgs[k], "t%d %d", &id, &i), 2);
-    assert_true(id >= 0 && id < 4);
-    assert_int_equal(i, next[id]); /* per thread: in order, each once */
-    next[id]++;
-  }
-  for (int i = 0; i < 4; i++) assert_int_equal(next[i], 2000);
-  assert_int_equal(r->n, 8000);
-  receiver_stop(r);
-  receiver_free(r);
-}
-
 typedef struct steady {
   uv_thread_t thread;
   atomic_bool stop;
@@ -221,7 +154,7 @@ typedef struct steady {
 
 static void steady_main(void *arg) {
   steady_t *st = arg;
-  dp_logger_t *lg = test_logger("net.steady");
+  dp_logger_t *lg = receiver_test_logger("net.steady");
   /* bounded, so that a slow run (valgrind) has a bounded backlog */
   while (!atomic_load(&st->stop) && st->logged < 30000) dp_log_info(lg, "n %d", st->logged++);
 }
@@ -247,7 +180,7 @@ static void server_dying_mid_stream(void **state) {
   uv_thread_join(&st.thread);
   /* One more record of the sequence, logged after the restart whatever the
    * steady thread managed before: it must reach the second server. */
-  dp_log_info(test_logger("net.steady"), "n %d", st.logged++);
+  dp_log_info(receiver_test_logger("net.steady"), "n %d", st.logged++);
   assert_int_equal(dp_log_flush(60000), 0);
   char want[32];
   snprintf(want, sizeof want, "n %d", st.logged - 1);
@@ -283,7 +216,7 @@ static void forked_child_sends_its_own_records(void **state) {
   (void)state;
   receiver_t *r = receiver_new(0);
   dp_log_set_server("127.0.0.1", r->port);
-  dp_logger_t *lg = test_logger("net.fork");
+  dp_logger_t *lg = receiver_test_logger("net.fork");
   dp_log_info(lg, "parent 0");
   assert_int_equal(dp_log_flush(5000), 0);
   pid_t child = fork();
@@ -320,7 +253,7 @@ static void host_name_is_resolved(void **state) {
   (void)state;
   receiver_t *r = receiver_new(0);
   assert_int_equal(dp_log_set_server("localhost", r->port), 0);
-  dp_log_info(test_logger("net.byname"), "rec 0");
+  dp_log_info(receiver_test_logger("net.byname"), "rec 0");
   assert_int_equal(dp_log_flush(10000), 0);
   assert_int_equal(receiver_wait(r, 1), 1);
   assert_string_equal(r->msgs[0], "rec 0");
@@ -333,9 +266,9 @@ static void host_name_is_resolved(void **state) {
 static void backoff_timer_reconnects(void **state) {
   (void)state;
   dp_log_set_backoff(20, 40);
-  int port = closed_port();
+  int port = receiver_closed_port();
   dp_log_set_server("127.0.0.1", port);
-  dp_log_info(test_logger("net.backoff"), "rec 0");
+  dp_log_info(receiver_test_logger("net.backoff"), "rec 0");
   receiver_t *r = receiver_new(port);
   assert_int_equal(receiver_wait(r, 1), 1); /* no flush, no retry_now */
   assert_string_equal(r->msgs[0], "rec 0");
@@ -355,7 +288,7 @@ static void last_thread_name(receiver_t *r, char *out, size_t size) {
 
 static void log_from_thread(void *arg) {
   if (arg != NULL) dp_log_set_thread_name(arg);
-  dp_log_info(test_logger("net.threads"), "from a thread");
+  dp_log_info(receiver_test_logger("net.threads"), "from a thread");
   dp_log_flush(5000);
 }
 
@@ -364,7 +297,7 @@ static void records_carry_thread_names(void **state) {
   receiver_t *r = receiver_new(0);
   dp_log_set_server("127.0.0.1", r->port);
   char name[64];
-  dp_log_info(test_logger("net.threads"), "from main");
+  dp_log_info(receiver_test_logger("net.threads"), "from main");
   assert_int_equal(receiver_wait(r, 1), 1);
   last_thread_name(r, name, sizeof name);
   assert_string_equal(name, "MainThread");
@@ -386,18 +319,22 @@ static void records_carry_thread_names(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(records_arrive_in_order, setup, teardown),
-      cmocka_unit_test_setup_teardown(opt_out_logger_is_not_sent, setup, teardown),
-      cmocka_unit_test_setup_teardown(outage_keeps_records_until_server_starts, setup, teardown),
-      cmocka_unit_test_setup_teardown(restart_loses_nothing_and_sends_nothing_twice, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(full_queue_drops_oldest_and_reports_count, setup, teardown),
-      cmocka_unit_test_setup_teardown(many_threads_each_record_once, setup, teardown),
-      cmocka_unit_test_setup_teardown(forked_child_sends_its_own_records, setup, teardown),
-      cmocka_unit_test_setup_teardown(server_dying_mid_stream, setup, teardown),
-      cmocka_unit_test_setup_teardown(host_name_is_resolved, setup, teardown),
-      cmocka_unit_test_setup_teardown(backoff_timer_reconnects, setup, teardown),
-      cmocka_unit_test_setup_teardown(records_carry_thread_names, setup, teardown),
+      cmocka_unit_test_setup_teardown(records_arrive_in_order, receiver_setup, receiver_teardown),
+      cmocka_unit_test_setup_teardown(opt_out_logger_is_not_sent, receiver_setup,
+                                      receiver_teardown),
+      cmocka_unit_test_setup_teardown(outage_keeps_records_until_server_starts, receiver_setup,
+                                      receiver_teardown),
+      cmocka_unit_test_setup_teardown(restart_loses_nothing_and_sends_nothing_twice, receiver_setup,
+                                      receiver_teardown),
+      cmocka_unit_test_setup_teardown(full_queue_drops_oldest_and_reports_count, receiver_setup,
+                                      receiver_teardown),
+      cmocka_unit_test_setup_teardown(forked_child_sends_its_own_records, receiver_setup,
+                                      receiver_teardown),
+      cmocka_unit_test_setup_teardown(server_dying_mid_stream, receiver_setup, receiver_teardown),
+      cmocka_unit_test_setup_teardown(host_name_is_resolved, receiver_setup, receiver_teardown),
+      cmocka_unit_test_setup_teardown(backoff_timer_reconnects, receiver_setup, receiver_teardown),
+      cmocka_unit_test_setup_teardown(records_carry_thread_names, receiver_setup,
+                                      receiver_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -317,6 +317,202 @@ static void every_numeric_type_round_trips(void **state) {
   assert_null(dp_dtype_name((dp_dtype_t)0));
 }
 
+/* ---- read-new / consume ---------------------------------------------------- */
+
+/* Adds samples whose value (2 channels: v, -v) and time are seq, seq+1, ... */
+static void add_seq(dp_ringbuffer_t *rb, double *seq, size_t n) {
+  float v[64];
+  double t[32];
+  assert_true(n <= 32);
+  if (n == 0) return;
+  for (size_t i = 0; i < n; i++) {
+    t[i] = *seq;
+    v[2 * i] = (float)*seq;
+    v[2 * i + 1] = -(float)*seq;
+    *seq += 1;
+  }
+  assert_true(dp_ringbuffer_add(rb, v, t, n) >= 0);
+}
+
+/* Checks that a view holds the consecutive samples first, first+1, ... */
+static void assert_view_seq(const dp_ringbuffer_view_t *v, double first) {
+  size_t k = 0;
+  for (int s = 0; s < 2; s++) {
+    const float *d = v->data[s];
+    for (size_t i = 0; i < v->n[s]; i++, k++) {
+      assert_true(v->times[s][i] == first + (double)k);
+      assert_true(d[2 * i] == (float)(first + (double)k) && d[2 * i + 1] == -d[2 * i]);
+    }
+  }
+  assert_int_equal(k, v->count);
+}
+
+static void read_new_gives_nothing_when_nothing_is_new(void **state) {
+  (void)state;
+  dp_ringbuffer_t *rb = make(DP_FLOAT32, 5, 2);
+  dp_ringbuffer_view_t v;
+  float out[10];
+  uint64_t over = 99;
+  assert_int_equal(dp_ringbuffer_peek_new(rb, &v), 0);
+  assert_int_equal(v.count, 0);
+  assert_int_equal(dp_ringbuffer_read_new(rb, out, NULL, 5, &over), 0);
+  assert_int_equal(over, 0);
+  double seq = 1;
+  add_seq(rb, &seq, 3);
+  assert_int_equal(dp_ringbuffer_unread(rb), 3);
+  assert_int_equal(dp_ringbuffer_peek_new(rb, &v), 0);
+  assert_int_equal(v.count, 3);
+  assert_int_equal(v.n[1], 0);
+  assert_int_equal(v.overrun, 0);
+  assert_ptr_equal(v.times[0], dp_ringbuffer_raw_times(rb)); /* a view, not a copy */
+  assert_view_seq(&v, 1);
+  assert_int_equal(dp_ringbuffer_consume(rb, SIZE_MAX), 3);
+  assert_int_equal(dp_ringbuffer_peek_new(rb, &v), 0);
+  assert_int_equal(v.count, 0);
+  assert_int_equal(dp_ringbuffer_consume(rb, 7), 0);
+  assert_int_equal(dp_ringbuffer_peek_new(NULL, &v), DP_EINVAL);
+  assert_int_equal(dp_ringbuffer_consume(NULL, 1), DP_EINVAL);
+  assert_int_equal(dp_ringbuffer_read_new(NULL, out, NULL, 1, NULL), DP_EINVAL);
+  dp_ringbuffer_free(rb);
+}
+
+/* Unread samples that cross the end of the storage come as two spans, at
+ * every offset of the wrap. */
+static void read_new_wraps_in_two_spans(void **state) {
+  (void)state;
+  for (size_t offset = 0; offset < 6; offset++) {
+    dp_ringbuffer_t *rb = make(DP_FLOAT32, 6, 2);
+    double seq = 0;
+    add_seq(rb, &seq, offset);
+    dp_ringbuffer_consume(rb, SIZE_MAX);
+    add_seq(rb, &seq, 5);
+    dp_ringbuffer_view_t v;
+    assert_int_equal(dp_ringbuffer_peek_new(rb, &v), 0);
+    assert_int_equal(v.count, 5);
+    assert_int_equal(v.n[0], offset + 5 > 6 ? 6 - offset : 5);
+    assert_view_seq(&v, (double)offset);
+    float out[10];
+    double t[5];
+    assert_int_equal(dp_ringbuffer_read_new(rb, out, t, 5, NULL), 5);
+    for (size_t i = 0; i < 5; i++) assert_true(t[i] == (double)(offset + i) && out[2 * i] == t[i]);
+    dp_ringbuffer_free(rb);
+  }
+}
+
+/* More than the buffer holds: the held ones come back, the rest is overrun,
+ * reported once; a single oversize add counts its skipped samples too. */
+static void overrun_is_counted(void **state) {
+  (void)state;
+  dp_ringbuffer_t *rb = make(DP_FLOAT32, 4, 2);
+  double seq = 0;
+  for (int i = 0; i < 3; i++) add_seq(rb, &seq, 3); /* 9 into 4 */
+  assert_int_equal(dp_ringbuffer_unread(rb), 9);
+  float out[8];
+  double t[4];
+  uint64_t over = 0;
+  assert_int_equal(dp_ringbuffer_read_new(rb, out, t, 4, &over), 4);
+  assert_int_equal(over, 5);
+  for (int i = 0; i < 4; i++) assert_true(t[i] == 5.0 + i);
+  assert_int_equal(dp_ringbuffer_read_new(rb, out, t, 4, &over), 0);
+  assert_int_equal(over, 0);
+  add_seq(rb, &seq, 6); /* oversize: 2 skipped in the add itself */
+  dp_ringbuffer_view_t v;
+  dp_ringbuffer_peek_new(rb, &v);
+  assert_int_equal(v.count, 4);
+  assert_int_equal(v.overrun, 2);
+  assert_view_seq(&v, 11);
+  dp_ringbuffer_reset(rb);
+  assert_int_equal(dp_ringbuffer_unread(rb), 0);
+  dp_ringbuffer_free(rb);
+}
+
+/* Random adds and reads of random sizes: everything added is either read,
+ * in order and exactly once, or reported as overrun. */
+static void read_new_random_never_loses_or_repeats(void **state) {
+  (void)state;
+  for (size_t cap = 1; cap <= 9; cap += 4) {
+    dp_ringbuffer_t *rb = make(DP_FLOAT32, cap, 2);
+    double seq = 0, next = 0; /* next sample expected by the reader */
+    for (int round = 0; round < 3000; round++) {
+      size_t n = (size_t)(rnd() % (2 * cap + 2));
+      add_seq(rb, &seq, n);
+      if (rnd() % 3 == 0) continue;
+      float out[64];
+      double t[32];
+      size_t max = (size_t)(rnd() % (cap + 2));
+      uint64_t over;
+      int got = dp_ringbuffer_read_new(rb, out, t, max, &over);
+      assert_true(got >= 0 && (size_t)got <= max);
+      next += (double)over;
+      for (int i = 0; i < got; i++) assert_true(t[i] == next + i && out[2 * i] == (float)t[i]);
+      next += got;
+      assert_true(next + (double)dp_ringbuffer_unread(rb) == seq);
+    }
+    dp_ringbuffer_free(rb);
+  }
+}
+
+/* Strings: the views and the copies are the buffer's own (borrowed) strings. */
+static void read_new_strings_are_borrowed(void **state) {
+  (void)state;
+  dp_ringbuffer_t *rb = make(DP_STRING, 3, 1);
+  const char *in[4] = {"a", "bb", "ccc", "dddd"};
+  double t[4] = {1, 2, 3, 4};
+  assert_int_equal(dp_ringbuffer_add(rb, in, t, 2), 0);
+  dp_ringbuffer_consume(rb, SIZE_MAX);
+  assert_int_equal(dp_ringbuffer_add(rb, in + 2, t + 2, 2), 0); /* wraps */
+  dp_ringbuffer_view_t v;
+  dp_ringbuffer_peek_new(rb, &v);
+  assert_int_equal(v.count, 2);
+  assert_int_equal(v.n[0], 1);
+  assert_string_equal(((const char *const *)v.data[0])[0], "ccc");
+  assert_string_equal(((const char *const *)v.data[1])[0], "dddd");
+  const char *out[3];
+  assert_int_equal(dp_ringbuffer_read_new(rb, out, NULL, 3, NULL), 2);
+  assert_ptr_equal(out[0], ((const char *const *)v.data[0])[0]);
+  assert_string_equal(out[1], "dddd");
+  dp_ringbuffer_free(rb);
+}
+
+/* Writing in place: the span runs to the end of the storage; commit makes
+ * the samples part of the buffer exactly as an add would. */
+static void write_span_and_commit(void **state) {
+  (void)state;
+  dp_ringbuffer_t *rb = make(DP_FLOAT32, 5, 2), *ref = make(DP_FLOAT32, 5, 2);
+  double seq = 0, seq_ref = 0;
+  for (int round = 0; round < 7; round++) {
+    void *data;
+    double *times;
+    int span = dp_ringbuffer_write_span(rb, &data, &times);
+    assert_int_equal(span, 5 - (int)dp_ringbuffer_write_index(rb));
+    size_t n = (size_t)(round % 3 + 1) < (size_t)span ? (size_t)(round % 3 + 1) : (size_t)span;
+    for (size_t i = 0; i < n; i++, seq++) {
+      times[i] = seq;
+      ((float *)data)[2 * i] = (float)seq;
+      ((float *)data)[2 * i + 1] = -(float)seq;
+    }
+    assert_int_equal(dp_ringbuffer_commit(rb, n), 0);
+    add_seq(ref, &seq_ref, n);
+    assert_memory_equal(dp_ringbuffer_raw_data(rb), dp_ringbuffer_raw_data(ref), 5 * 2 * 4);
+    assert_memory_equal(dp_ringbuffer_raw_times(rb), dp_ringbuffer_raw_times(ref), 5 * 8);
+    assert_true(dp_ringbuffer_last_time(rb) == seq - 1);
+    assert_int_equal(dp_ringbuffer_total(rb), dp_ringbuffer_total(ref));
+    assert_int_equal(dp_ringbuffer_unread(rb), dp_ringbuffer_unread(ref));
+  }
+  void *data;
+  double *times;
+  int span = dp_ringbuffer_write_span(rb, &data, &times);
+  assert_int_equal(dp_ringbuffer_commit(rb, (size_t)span + 1), DP_ERANGE);
+  assert_int_equal(dp_ringbuffer_commit(rb, 0), DP_EEMPTY);
+  dp_ringbuffer_t *str = make(DP_STRING, 3, 1);
+  assert_int_equal(dp_ringbuffer_write_span(str, &data, &times), DP_ETYPE);
+  assert_int_equal(dp_ringbuffer_commit(str, 1), DP_ETYPE);
+  assert_int_equal(dp_ringbuffer_write_span(NULL, &data, &times), DP_EINVAL);
+  dp_ringbuffer_free(str);
+  dp_ringbuffer_free(rb);
+  dp_ringbuffer_free(ref);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(worked_example),
@@ -329,6 +525,12 @@ int main(void) {
       cmocka_unit_test(three_dimensions),
       cmocka_unit_test(randomized_against_model),
       cmocka_unit_test(every_numeric_type_round_trips),
+      cmocka_unit_test(read_new_gives_nothing_when_nothing_is_new),
+      cmocka_unit_test(read_new_wraps_in_two_spans),
+      cmocka_unit_test(overrun_is_counted),
+      cmocka_unit_test(read_new_random_never_loses_or_repeats),
+      cmocka_unit_test(read_new_strings_are_borrowed),
+      cmocka_unit_test(write_span_and_commit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

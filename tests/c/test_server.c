@@ -257,7 +257,7 @@ static void workers_and_callbacks(void **state) {
   assert_true(got > 0);
   assert_non_null(strstr(text, "did not end within 0.1 s of STOP")); /* the stubborn one */
   assert_non_null(strstr(text, "ended (late)"));
-  assert_non_null(strstr(text, "Closing process group"));
+  assert_non_null(strstr(text, "Closing process tree of WORK"));
 
   assert_int_equal(dp_client_send(a, "WORK|{\"kind\": \"quick\"}"), 0);
   wait_workers(a, "0");                              /* left the book by itself */

@@ -39,6 +39,9 @@ def load(lib_dir: Path | None = None) -> C.CDLL:
     lib.dp_ringbuffer_last_time.restype = C.c_double
     lib.dp_strerror.argtypes = [C.c_int]
     lib.dp_strerror.restype = C.c_char_p
+    lib.dp_ringbuffer_read_new.argtypes = [C.c_void_p, C.c_void_p, C.c_void_p, sz,
+                                           C.POINTER(C.c_uint64)]
+    lib.dp_ringbuffer_read_new.restype = C.c_int
     return lib
 
 
@@ -76,6 +79,16 @@ class CRingBuffer:
         out = np.empty(self.shape[0], dtype=np.float64)
         self.lib.dp_ringbuffer_unfold(self.ptr, None, out.ctypes.data)
         return out
+
+    def read_new(self):
+        """What was added since the last read_new: data, times, overrun."""
+        data = np.empty(self.shape, dtype=self.dtype)
+        times = np.empty(self.shape[0], dtype=np.float64)
+        over = C.c_uint64()
+        got = self.lib.dp_ringbuffer_read_new(self.ptr, data.ctypes.data, times.ctypes.data,
+                                              self.shape[0], C.byref(over))
+        assert got >= 0
+        return data[:got], times[:got], over.value
 
     @property
     def curr_i(self) -> int:
@@ -141,6 +154,10 @@ def load_lsl(lib: C.CDLL) -> C.CDLL:
         "dp_stream_watcher_is_flowing": ([p], C.c_bool),
         "dp_stream_watcher_seconds_since_last": ([p], C.c_double),
         "dp_stream_watcher_recoveries": ([p], C.c_uint),
+        "dp_stream_watcher_read_new": ([p, p, p, sz, C.POINTER(u64)], C.c_int),
+        "dp_stream_watcher_consume": ([p, sz], C.c_int),
+        "dp_stream_watcher_set_max_buffer_bytes": ([p, sz], C.c_int),
+        "dp_stream_watcher_set_inlet_buffer": ([p, sz], C.c_int),
         "dp_ringbuffer_capacity": ([p], sz),
         "dp_ringbuffer_count": ([p], sz),
     }
@@ -278,6 +295,18 @@ class CStreamWatcher:
         if rc != 0:
             raise ValueError(self.error())
         return self._result(data, n), times
+
+    def read_new(self, max_n: int | None = None):
+        """What arrived since the last read (consumed): data, times, overrun."""
+        n = self.capacity if max_n is None else max_n
+        data, times = self._arrays(n)
+        ptr = C.cast(data, C.c_void_p) if self.dtype_code == 3 else data.ctypes.data
+        over = C.c_uint64()
+        got = self.lib.dp_stream_watcher_read_new(self.ptr, ptr, times.ctypes.data, n,
+                                                  C.byref(over))
+        if got < 0:
+            raise ValueError(self.error())
+        return self._result(data, n)[:got], times[:got], over.value
 
     def unfold_buffer(self):
         return self.newest(self.capacity)[0]

@@ -4,7 +4,10 @@ recovery, timeouts, and the Python StreamWatcher reading the same stream."""
 from __future__ import annotations
 
 import gc
+import os
 import socket
+import subprocess
+import sys
 import time
 import uuid
 
@@ -185,9 +188,12 @@ def test_python_and_ours_hold_identical_data(watchers):
         py_seen[0] += py.n_new
         py.n_new = 0
         ours.update()
-        return py_seen[0] >= n_total and ours.n_new >= n_total
+        # liblsl queues at most a buffer's worth for ours (the rest would be
+        # overwritten in the ring anyway), so ours counts only what it kept
+        return py_seen[0] >= n_total and ours.last_t == t[-1]
 
-    wait_until(both_done, 15.0, what="both watchers to see every sample")
+    wait_until(both_done, 15.0, what="both watchers to see the last sample")
+    assert ours.capacity <= ours.n_new <= n_total
     assert ours.capacity == py.ring_buffer.buffer.shape[0] == 2000
     np.testing.assert_array_equal(ours.unfold_buffer(), py.unfold_buffer())
     np.testing.assert_array_equal(ours.unfold_buffer_t(), py.unfold_buffer_t())
@@ -400,3 +406,107 @@ def test_connecting_again_takes_the_new_stream_and_rereads_labels(watchers):
     w.lib.dp_stream_watcher_set_predicate(w.ptr, f"name='{unique('gone')}'".encode())
     assert w.connect(0.2) == -10  # a failed connect leaves it disconnected
     assert not w.lib.dp_stream_watcher_connected(w.ptr) and w.update() == -14
+
+
+def test_absurd_rate_is_refused_while_a_good_stream_is_served(watchers):
+    """An outlet declaring 1 GHz would need a 2e9-sample buffer: refused with
+    the reason (DP_ETOOBIG), nothing allocated; a watcher on a sane stream
+    next to it is served. (NaN, infinite and negative rates never reach a
+    reader through liblsl, which reads them as 0 or refuses the outlet; they
+    are tested against a fake liblsl in tests/c/test_stream_watcher.c.)"""
+    bad, good = unique("huge"), unique("good")
+    _bad_outlet = make_outlet(bad, 2, 1e9)
+    good_outlet = make_outlet(good, 2, 100.0, source_id=good)
+    w_bad, w_good = watchers(bad), watchers(good)
+    assert w_good.connect(10.0) == 0, w_good.error()
+    assert w_bad.connect(10.0) == -6  # DP_ETOOBIG
+    msg = w_bad.error()
+    assert bad in msg and "1e+09 Hz" in msg and "over the limit of 1073741824 bytes" in msg
+    assert not w_bad.lib.dp_stream_watcher_connected(w_bad.ptr)
+    assert w_bad.lib.dp_stream_watcher_set_max_buffer_bytes(w_bad.ptr, 1 << 20) == 0
+    assert good_outlet.wait_for_consumers(5.0)
+    good_outlet.push_chunk([[1.0, 2.0]] * 5, (50.0 + np.arange(5) / 100).tolist())
+    assert drain(w_good, 5) == 5
+
+
+def test_read_new_gives_what_the_python_idiom_gives(watchers):
+    """Per round: ours read_new() == Python's unfold_buffer()[-n_new:] on the
+    same stream; when nothing is new ours gives nothing where the idiom gives
+    the whole buffer; past the buffer ours reports the overrun."""
+    name, n_ch, srate = unique(), 4, 1000.0
+    outlet = make_outlet(name, n_ch, srate, source_id=name)
+    py = StreamWatcher(name, buffer_size_s=0.5)
+    py.connect_to_stream()
+    py.inlet.open_stream(5.0)
+    ours = watchers(name, 0.5)
+    assert ours.connect(10.0) == 0, ours.error()
+    assert outlet.wait_for_consumers(5.0)
+    rng = np.random.default_rng(11)
+    t0 = 3000.0
+    for size in (1, 120, 499, 37, 500):
+        stamps = t0 + np.arange(size) / srate
+        t0 += size / srate
+        outlet.push_chunk(rng.standard_normal((size, n_ch)).astype(np.float32), stamps.tolist())
+
+        def both_have_it():
+            py.update()
+            ours.update()
+            return py.n_new >= size and ours.last_t == stamps[-1]
+
+        wait_until(both_have_it, 10.0, what=f"a round of {size}")
+        idiom, idiom_t = py.unfold_buffer()[-py.n_new:], py.unfold_buffer_t()[-py.n_new:]
+        py.n_new = 0
+        data, times, overrun = ours.read_new()
+        assert overrun == 0
+        np.testing.assert_array_equal(data, idiom)
+        np.testing.assert_array_equal(times, idiom_t)
+        assert ours.read_new()[0].shape == (0, n_ch)  # nothing new: nothing
+        assert py.unfold_buffer()[-py.n_new:].shape == (500, n_ch)  # the idiom: everything
+    py.disconnect()
+    ours.clear_new()  # n_new counts the rounds above: each wait below needs 500 new ones
+    for _ in range(3):  # 1500 samples into a 500-sample buffer, read once
+        outlet.push_chunk(rng.standard_normal((500, n_ch)).astype(np.float32))
+        wait_until(lambda: ours.update() >= 0 and ours.n_new >= 500, 10.0, what="500 more")
+        ours.clear_new()
+    data, times, overrun = ours.read_new()
+    assert len(data) == 500 and overrun == 1000
+
+
+RESERVE_PROBE = """
+import sys
+sys.path.insert(0, sys.argv[2])
+import dp_lib
+lib = dp_lib.load_lsl(dp_lib.load())
+def rss_kb():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+before = rss_kb()
+w = dp_lib.CStreamWatcher(lib, sys.argv[1], 0.1)
+assert w.connect(10.0) == 0, w.error()
+print(rss_kb() - before)
+w.close()
+"""
+
+
+@pytest.mark.parametrize("user_reserve_ms", [None, 5000])
+def test_inlet_reserve_is_lowered_unless_the_config_sets_it(tmp_path, user_reserve_ms):
+    """liblsl reserves InletBufferReserveMs of samples for every inlet it opens
+    (5000 ms by default: 50,000 x 1 KiB here, whatever the inlet's queue). The
+    library lowers it to 500 ms when it loads liblsl, unless liblsl's
+    configuration file sets it. Measured in a process of its own, which opens
+    a watcher with a 1 MB ring on a declared 256 ch x 10 kHz stream."""
+    name = unique()
+    _outlet = make_outlet(name, 256, 10000.0)  # liblsl reserves at open, data or not
+    cfg = tmp_path / "lsl_api.cfg"
+    cfg.write_text((dp_lib.helpers.ROOT / "tests" / "lsl_api.cfg").read_text() +
+                   (f"\n[tuning]\nInletBufferReserveMs = {user_reserve_ms}\n"
+                    if user_reserve_ms else ""))
+    env = dict(os.environ, LSLAPICFG=str(cfg))
+    out = subprocess.run([sys.executable, "-c", RESERVE_PROBE, name,
+                          str(dp_lib.helpers.ROOT / "tests" / "interop")],
+                         env=env, capture_output=True, text=True, timeout=60, check=True)
+    grown_mb = int(out.stdout.strip().splitlines()[-1]) / 1024
+    if user_reserve_ms is None:
+        assert grown_mb < 25  # ring 1 MB + 5,000 reserved samples + liblsl itself
+    else:
+        assert grown_mb > 45  # the user's 5 s: 50,000 samples

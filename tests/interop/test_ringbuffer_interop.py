@@ -1,5 +1,6 @@
 """The C ring buffer and dareplane_utils' Python RingBuffer, fed the same random
-sequences, hold identical data, timestamps, write index and last timestamp."""
+sequences, hold identical data, timestamps, write index and last timestamp; and
+read_new gives what the module idiom unfold_buffer()[-n_new:] gives."""
 import numpy as np
 import pytest
 from dareplane_utils.general.ringbuffer import RingBuffer
@@ -62,5 +63,37 @@ def test_worked_example_matches_python(lib):
         assert py.unfold_buffer_t().tolist() == [3, 4, 0, 1, 2, 3, 4, 5, 6, 7]
         np.testing.assert_array_equal(c.unfold_buffer_t(), py.unfold_buffer_t())
         assert c.curr_i == py.curr_i == 3
+    finally:
+        c.close()
+
+
+def test_read_new_equals_the_module_idiom(lib):
+    """Random adds, sometimes several between reads: read_new equals
+    unfold_buffer()[-n_new:] while n_new fits, the whole buffer plus the
+    overrun count past it, and nothing (not the whole buffer) when n_new is 0."""
+    shape = (50, 3)
+    rng = np.random.default_rng(5)
+    py = RingBuffer(shape=shape, dtype=np.float32)
+    c = dp_lib.CRingBuffer(lib, shape, np.float32)
+    try:
+        t0, n_new = 0.0, 0
+        for step in range(500):
+            for _ in range(int(rng.integers(0, 3))):
+                n = int(rng.integers(1, 40))
+                samples = rng.standard_normal((n, 3)).astype(np.float32)
+                times = t0 + np.arange(n) * 0.001
+                t0 = times[-1] + 0.001
+                py.add_samples(samples, times)
+                c.add_samples(samples, times)
+                n_new += n
+            data, times, overrun = c.read_new()
+            if n_new == 0:
+                assert len(data) == 0 and overrun == 0
+                assert len(py.unfold_buffer()[-n_new:]) == shape[0]  # the idiom: everything
+                continue
+            np.testing.assert_array_equal(data, py.unfold_buffer()[-n_new:])
+            np.testing.assert_array_equal(times, py.unfold_buffer_t()[-n_new:])
+            assert overrun == max(0, n_new - shape[0])
+            n_new = 0
     finally:
         c.close()

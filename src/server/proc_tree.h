@@ -1,0 +1,55 @@
+/* proc_tree.h - a process worker as one unit: the program a command starts
+ * and every process it starts in turn, whichever session or process group
+ * they move to. Stopping the unit ends all of them (SIGTERM, then SIGKILL
+ * after a grace period), and so does the end of the module, orderly or not:
+ * no descendant and no zombie is left behind.
+ *
+ * workers.c uses only this interface. proc_tree_linux.c implements it with
+ * one supervisor process per worker; a Windows port puts a Job Object behind
+ * the same calls. Loop thread only. Not installed. */
+#ifndef DP_PROC_TREE_H
+#define DP_PROC_TREE_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+typedef struct dp_proc_tree dp_proc_tree_t;
+
+/* What the tree reports, on the loop thread, in this order. */
+typedef struct {
+  /* The program itself ended with exit `status` or signal `sig` (0: none);
+   * rest_left: processes it started still run and are being stopped. */
+  void (*exited)(void *user, int status, int sig, bool rest_left);
+  /* The grace period ran out and `n` processes got SIGKILL. */
+  void (*killed)(void *user, int n);
+  /* No process of the tree is left (all reaped). The tree is freed after
+   * this returns. */
+  void (*gone)(void *user);
+} dp_proc_tree_events_t;
+
+typedef struct {
+  const char *const *argv; /* argv[0] is looked up in PATH */
+  const char *cwd;         /* NULL: the module's */
+  const char *const *env;  /* "K=V", NULL terminated; NULL: the module's */
+  double grace_s;          /* SIGTERM -> SIGKILL */
+  const dp_proc_tree_events_t *events;
+  void *user;
+} dp_proc_tree_spec_t;
+
+/* Starts argv with stdin closed and stdout/stderr shared with the module.
+ * Returns once the program runs (or could not be started): 0 with *out and
+ * *pid (the program's pid), DP_ESYS with the reason in dp_error_detail()
+ * ("cannot start X: no such file or directory"), DP_ENOMEM. */
+int dp_proc_tree_start(uv_loop_t *loop, const dp_proc_tree_spec_t *spec, dp_proc_tree_t **out,
+                       int *pid);
+
+/* Ends every process of the tree: SIGTERM now, SIGKILL to whatever is left
+ * after grace_s. Calling it again changes nothing. */
+void dp_proc_tree_stop(dp_proc_tree_t *t);
+
+/* Last resort when a stopped tree never reports `gone` (its supervisor was
+ * itself stopped from outside): SIGKILL to every process of the tree and to
+ * the supervisor, at once. `gone` follows. */
+void dp_proc_tree_kill(dp_proc_tree_t *t);
+
+#endif
