@@ -14,10 +14,14 @@
 #include "common/error_internal.h"
 #include "dareplane/args.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* --max-reply: 1 TiB, or what a long holds (2 GiB on Windows) */
+#define MAX_REPLY_CAP (LONG_MAX / 1024 > (1L << 30) ? (1L << 30) * 1024 : LONG_MAX)
 
 typedef struct {
   dp_client_t *client;
@@ -157,7 +161,7 @@ int main(int argc, char **argv) {
     } else if (dp_args_is(&a, "attempts")) {
       rc = dp_args_long(&a, 1, 1000, &attempts);
     } else if (dp_args_is(&a, "max-reply")) {
-      rc = dp_args_long(&a, 1, 1L << 40, &max_reply);
+      rc = dp_args_long(&a, 1, MAX_REPLY_CAP, &max_reply);
     } else if (dp_args_is(&a, "quiet-ms")) {
       rc = dp_args_long(&a, 1, 60000, &quiet);
     } else {

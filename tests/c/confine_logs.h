@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <uv.h>
 
+#include "test_platform.h"
+
 static inline void confine_network_logs(void) {
   uv_loop_t loop;
   uv_tcp_t t;
@@ -20,8 +22,8 @@ static inline void confine_network_logs(void) {
   uv_tcp_getsockname(&t, (struct sockaddr *)&b, &len);
   char port[16];
   snprintf(port, sizeof port, "%d", ntohs(b.sin_port));
-  setenv("DP_LOG_HOST", "127.0.0.1", 1);
-  setenv("DP_LOG_PORT", port, 1);
+  test_setenv("DP_LOG_HOST", "127.0.0.1");
+  test_setenv("DP_LOG_PORT", port);
   uv_close((uv_handle_t *)&t, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
