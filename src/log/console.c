@@ -3,7 +3,9 @@
  * The line is `<asctime> - <name> - <LEVELNAME> - <message>`, asctime in local
  * time as `YYYY-MM-DD HH:MM:SS,mmm` (Python's logging default). On a terminal
  * the prefix is coloured by level and the message is white, as dareplane_utils'
- * colorlog formatter does; NO_COLOR or a non-terminal gives plain text. */
+ * colorlog formatter does; NO_COLOR or a non-terminal gives plain text. On
+ * Windows the console is asked to understand the colour codes (VT mode,
+ * Windows 10 and later); a console that refuses gets plain text. */
 #include "log/record.h"
 
 #include "dareplane/log.h"
@@ -12,6 +14,9 @@
 #include <stdlib.h>
 #include <time.h>
 #include <uv.h>
+#ifdef _WIN32
+#include <windows.h>
+#endif
 
 size_t dp_log_format_asctime(char *out, size_t size, double created, double msecs) {
   time_t secs = (time_t)created;
@@ -53,11 +58,24 @@ static const char *level_colour(int level) {
   return "\033[36m";
 }
 
+/* Whether stderr's console shows the colour codes (always, but on Windows). */
+static bool console_takes_colour(void) {
+#ifdef _WIN32
+  HANDLE h = GetStdHandle(STD_ERROR_HANDLE);
+  DWORD mode;
+  return GetConsoleMode(h, &mode) && ((mode & ENABLE_VIRTUAL_TERMINAL_PROCESSING) != 0 ||
+                                      SetConsoleMode(h, mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING));
+#else
+  return true;
+#endif
+}
+
 static int use_colour(void) {
   static int decided = -1; /* computed once; benign race: same value everywhere */
   if (decided < 0) {
     const char *no = getenv("NO_COLOR");
-    decided = (no == NULL || no[0] == '\0') && uv_guess_handle(2) == UV_TTY;
+    decided =
+        (no == NULL || no[0] == '\0') && uv_guess_handle(2) == UV_TTY && console_takes_colour();
   }
   return decided;
 }

@@ -224,8 +224,8 @@ static DWORD create_in_job(const dp_proc_tree_spec_t *spec, HANDLE job, PROCESS_
   if (err == 0 && !CreateProcessW(NULL, cmd, NULL, NULL, TRUE,
                                   CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT, env, cwd, &si, pi))
     err = GetLastError();
-  if (err == 0 && (!AssignProcessToJobObject(job, pi->hProcess) ||
-                   ResumeThread(pi->hThread) == (DWORD)-1)) {
+  if (err == 0 &&
+      (!AssignProcessToJobObject(job, pi->hProcess) || ResumeThread(pi->hThread) == (DWORD)-1)) {
     err = GetLastError();
     TerminateProcess(pi->hProcess, 1);
     CloseHandle(pi->hThread);
@@ -253,8 +253,8 @@ int dp_proc_tree_start(uv_loop_t *loop, const dp_proc_tree_spec_t *spec, dp_proc
   if (err != 0) {
     if (t->job != NULL) CloseHandle(t->job);
     free(t);
-    return dp_error_set(err == ERROR_NOT_ENOUGH_MEMORY ? DP_ENOMEM : DP_ESYS,
-                        "cannot start %s: %s", name, uv_strerror(uv_translate_sys_error((int)err)));
+    return dp_error_set(err == ERROR_NOT_ENOUGH_MEMORY ? DP_ENOMEM : DP_ESYS, "cannot start %s: %s",
+                        name, uv_strerror(uv_translate_sys_error((int)err)));
   }
   t->process = pi.hProcess;
   t->ev = spec->events;

@@ -39,8 +39,7 @@ typedef int test_socket_t;
 static inline void test_socket_close(test_socket_t s) {
   close(s);
 }
-static inline void test_sockets_init(void) {
-}
+static inline void test_sockets_init(void) {}
 static inline void test_setenv(const char *name, const char *value) {
   setenv(name, value, 1);
 }
