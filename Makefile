@@ -37,7 +37,7 @@ export DP_LSL_LIB
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
 .PHONY: all deps build asan fuzz-build test test-c test-asan test-valgrind test-fuzz \
-        test-py demo windows test-windows bench bench-build bench-check lint format clean \
+        test-py demo windows test-windows package-windows bench bench-build bench-check lint format clean \
         docs docs-check package
 
 all: build
@@ -138,12 +138,29 @@ $(WIN_LSL): tests/interop/requirements.txt | build
 	  "$$(grep -i '^pylsl==' tests/interop/requirements.txt)"
 	$(PY) -c "import glob, zipfile; z = zipfile.ZipFile(glob.glob('$(WIN_BUILD)/lsl/*.whl')[0]); \
 	  open('$@', 'wb').write(z.read('pylsl/lib/lsl.dll'))"
+# The zip for Windows users: DLL, import libraries (MinGW .dll.a, MSVC .lib),
+# static library with the libuv and jansson it needs, headers, tools,
+# dareplane.pc, CMake package; checked by building a consumer from it.
+DP_VERSION := $(shell awk '/^\#define DP_VERSION_(MAJOR|MINOR|PATCH) / {printf "%s%s", s, $$3; s="."}' \
+  include/dareplane/common.h)
+WIN_PKG := dareplane-$(DP_VERSION)-windows-x86_64
+package-windows: windows
+	rm -rf $(WIN_BUILD)/package && mkdir -p $(WIN_BUILD)/package
+	$(WIN_ENV) cmake --install $(WIN_BUILD)/build --prefix $(WIN_BUILD)/package/$(WIN_PKG) >/dev/null
+	mkdir -p $(WIN_BUILD)/package/$(WIN_PKG)/share/doc/dareplane
+	cp README.md LICENSE $(WIN_BUILD)/package/$(WIN_PKG)/share/doc/dareplane/
+	cp $(WIN_BUILD)/deps/src/libuv1-*/LICENSE $(WIN_BUILD)/package/$(WIN_PKG)/share/doc/dareplane/LICENSE.libuv
+	cp $(WIN_BUILD)/deps/src/jansson-*/LICENSE $(WIN_BUILD)/package/$(WIN_PKG)/share/doc/dareplane/LICENSE.jansson
+	cd $(WIN_BUILD)/package && $(PY) -c "import shutil; shutil.make_archive('$(WIN_PKG)', 'zip', '.', '$(WIN_PKG)')"
+	$(WIN_ENV) PY=$(PY) tests/install/check_windows_zip.sh $(CURDIR) $(WIN_BUILD)/package/$(WIN_PKG).zip
+	@echo "package-windows: $(WIN_BUILD)/package/$(WIN_PKG).zip"
 # Every C unit test under Wine, then the interop smoke test: Linux-side
 # Python peers against the Windows programs over loopback.
 test-windows: windows $(WIN_LSL)
 	$(WIN_ENV) ctest --test-dir $(WIN_BUILD)/build --output-on-failure
 	$(WIN_ENV) DP_WIN_BIN_DIR=$(CURDIR)/$(WIN_BUILD)/build/bin DP_WIN_LSL_LIB=$(CURDIR)/$(WIN_LSL) \
 	  $(PY) -m pytest -q tests/interop/test_windows_smoke.py
+	@$(MAKE) --no-print-directory package-windows
 
 bench: bench-build
 	DP_BIN_DIR=$(CURDIR)/$(BENCH_BUILD)/bin $(PY) bench/run.py --repeats $(REPEATS) \
