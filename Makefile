@@ -2,8 +2,10 @@
 # fresh machine (scripts/install-deps.sh); nothing else needs to be run first.
 #
 #   make demo    build everything and run the demos (a control room driving a module)
-#   make test    install what is missing, build (normal, ASan+UBSan, fuzz),
-#                lint, run ctest in both builds, valgrind, the fuzzers, and pytest
+#   make test    install what is missing, build (normal, ASan+UBSan, TSan, fuzz),
+#                lint, docs check, run ctest in the three builds, valgrind, the
+#                fuzzers for FUZZ_SECONDS each, and pytest
+#   make fuzz-long  every fuzzer for a long time: FUZZ_SECONDS (here 600) each
 #   make bench   Release build + benchmarks against the Python reference; writes
 #                docs/benchmarks.md and its plots (docs/img/)
 #   make bench-check  five benchmark runs in a row, each must succeed
@@ -17,6 +19,7 @@
 # people never share one.
 BUILD       ?= build
 ASAN_BUILD  ?= $(BUILD)-asan
+TSAN_BUILD  ?= $(BUILD)-tsan
 FUZZ_BUILD  ?= $(BUILD)-fuzz
 BENCH_BUILD ?= $(BUILD)-release
 WIN_BUILD   ?= $(BUILD)-windows
@@ -36,9 +39,9 @@ export DP_LSL_LIB
 
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build asan fuzz-build test test-c test-asan test-valgrind test-fuzz \
-        test-py demo windows test-windows package-windows bench bench-build bench-check lint format clean \
-        docs docs-check package
+.PHONY: all deps build asan tsan fuzz-build test test-c test-asan test-tsan test-valgrind \
+        test-fuzz fuzz-long test-py demo windows test-windows package-windows bench bench-build \
+        bench-check lint format clean docs docs-check package
 
 all: build
 
@@ -50,6 +53,9 @@ $(BUILD)/CMakeCache.txt:
 $(ASAN_BUILD)/CMakeCache.txt:
 	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DDP_WERROR=ON -DDP_SANITIZE=ON \
 	  -DDP_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
+$(TSAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(TSAN_BUILD) $(CMAKE_GEN) -DDP_WERROR=ON -DDP_SANITIZE=thread \
+	  -DDP_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
 $(FUZZ_BUILD)/CMakeCache.txt:
 	CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DDP_FUZZ=ON -DDP_SANITIZE=ON \
 	  -DDP_BUILD_TESTS=OFF -DDP_BUILD_TOOLS=OFF -DDP_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
@@ -60,12 +66,15 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD)
 asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD)
+tsan: deps $(TSAN_BUILD)/CMakeCache.txt
+	cmake --build $(TSAN_BUILD)
 fuzz-build: deps $(FUZZ_BUILD)/CMakeCache.txt
 	cmake --build $(FUZZ_BUILD)
 
 test: deps
-	@$(MAKE) --no-print-directory build asan fuzz-build
-	@$(MAKE) --no-print-directory lint docs-check test-c test-asan test-valgrind test-fuzz test-py
+	@$(MAKE) --no-print-directory build asan tsan fuzz-build
+	@$(MAKE) --no-print-directory lint docs-check test-c test-asan test-tsan test-valgrind \
+	  test-fuzz test-py
 	@echo "make test: all suites passed"
 
 test-c: build
@@ -73,6 +82,10 @@ test-c: build
 test-asan: asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure
+# ThreadSanitizer: any report fails the test (halt_on_error, exit code 66).
+test-tsan: tsan
+	TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1 \
+	  ctest --test-dir $(TSAN_BUILD) --output-on-failure
 # The C unit tests once more under valgrind's memcheck: any error or definite
 # leak fails the run. Forked children that do not exec (the supervisor of a
 # process worker) are not checked: they end with _exit() holding the parent's
@@ -85,16 +98,22 @@ test-valgrind: build
 	    --errors-for-leak-kinds=definite,indirect $$t >$$log 2>&1 \
 	    || { cat $$log; exit 1; }; \
 	done; echo "valgrind: all C unit tests clean"
-test-fuzz: fuzz-build
+# Every fuzz/fuzz_<name>.c for FUZZ_SECONDS on a copy of fuzz/corpus/<name>/;
+# an input that crashes, leaks, or takes over 30 s is kept in
+# $(FUZZ_BUILD)/artifacts/ (add it to the corpus once fixed).
+test-fuzz fuzz-long: fuzz-build
+	@mkdir -p $(FUZZ_BUILD)/artifacts
 	@for src in fuzz/fuzz_*.c; do \
 	  [ -f "$$src" ] || continue; name=$${src##*/fuzz_}; name=$${name%.c}; \
 	  f=$(FUZZ_BUILD)/bin/fuzz_$$name; \
 	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
 	  work=$$(mktemp -d); cp -r fuzz/corpus/$$name/. $$work/ 2>/dev/null; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $$work >$$work.log 2>&1 \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -timeout=30 -print_final_stats=0 \
+	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$name- $$work >$$work.log 2>&1 \
 	    || { tail -50 $$work.log; rm -rf $$work $$work.log; exit 1; }; \
 	  tail -1 $$work.log; rm -rf $$work $$work.log; \
 	done
+fuzz-long: FUZZ_SECONDS = 600
 test-py: build
 	$(PY) -m pytest -q tests/interop
 
@@ -183,4 +202,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(BENCH_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(BENCH_BUILD)

@@ -1,14 +1,22 @@
 /* dp-logserver.c - the central Dareplane log server, in C.
  *
  *   dp-logserver [--host 127.0.0.1] [--port 9020] [--logfile default_socket.log]
- *                [--max-frame 1048576] [--quiet]
+ *                [--max-frame 1048576] [--max-message 1048576] [--max-clients 256]
+ *                [--frame-timeout 10] [--max-buffered 67108864] [--quiet]
  *
  * A drop-in for `python -m dareplane_utils.logging.server`: it accepts the
  * length-prefixed JSON log records of C and Python modules and writes each
  * one in the standard line format to the log file (append) and to the
- * console. Unlike the Python server it serves any number of clients on one
- * libuv loop, and bad input closes only the client that sent it, with the
- * reason written to the log file. SIGINT/SIGTERM: finish and exit 0. */
+ * console. Unlike the Python server it serves many clients on one libuv
+ * loop, and bad input closes only the client that sent it, with the reason
+ * written to the log file. SIGINT/SIGTERM: finish and exit 0.
+ *
+ * Everything a peer can make it hold is bounded: a frame (--max-frame), the
+ * rendered message of a record (--max-message), the number of clients
+ * (--max-clients), how long a frame may stay unfinished (--frame-timeout),
+ * and the bytes of unfinished frames of all clients together
+ * (--max-buffered). A client idle between records is kept however long it is
+ * quiet: modules may log rarely. */
 #include "common/error_internal.h"
 #include "log/frame.h"
 #include "log/record.h"
@@ -23,23 +31,39 @@
 #include <string.h>
 #include <uv.h>
 
+#define FLUSH_AT ((size_t)256 * 1024) /* write gathered lines once they are this long */
+
 typedef struct client {
   uv_tcp_t tcp;
   dp_log_frame_reader_t reader;
   struct client *prev, *next;
   struct server *srv;
+  uint64_t frame_start; /* loop time (ms) the unfinished frame began; 0: none */
+  unsigned long frames; /* frames completed */
   char peer[64];
 } client_t;
+
+typedef struct limits {
+  size_t max_frame;    /* largest frame payload */
+  size_t max_message;  /* longest rendered message */
+  size_t max_clients;  /* clients at once */
+  uint64_t frame_ms;   /* how long a frame may stay unfinished */
+  size_t max_buffered; /* bytes of unfinished frames of all clients */
+} limits_t;
 
 typedef struct server {
   uv_loop_t *loop;
   uv_tcp_t listener;
   uv_signal_t sigint, sigterm;
+  uv_timer_t sweep; /* closes clients whose frame takes too long */
   client_t *clients;
+  size_t n_clients;
+  size_t buffered;       /* allocated for unfinished frames, all clients */
+  unsigned long refused; /* connections refused at max_clients, not yet reported */
   FILE *file;
   const char *logfile;
   bool console;
-  size_t max_frame;
+  limits_t lim;
   dp_textbuf_t out; /* lines of the current read, written in one go */
   bool write_failed;
 } server_t;
@@ -54,14 +78,15 @@ static void flush_lines(server_t *srv) {
     srv->write_failed = true;
   }
   srv->out.len = 0;
-  if (srv->console) fflush(stderr);
 }
 
-/* One line: to the pending file output and to the console. */
+/* One line: to the pending file output and to the console (a queue that
+ * never blocks; see dp_log_set_console). */
 static void add_line(server_t *srv, int level, const char *line, size_t prefix, size_t len) {
   dp_textbuf_put(&srv->out, line, len);
   dp_textbuf_putc(&srv->out, '\n');
   if (srv->console) dp_log_console_line(level, line, prefix, line + prefix);
+  if (srv->out.len >= FLUSH_AT) flush_lines(srv);
 }
 
 /* A line of the server's own (why a client was closed, ...). */
@@ -91,29 +116,51 @@ static void on_client_closed(uv_handle_t *h) {
 }
 
 static void close_client(client_t *c) {
+  server_t *srv = c->srv;
   if (c->prev != NULL)
     c->prev->next = c->next;
   else
-    c->srv->clients = c->next;
+    srv->clients = c->next;
   if (c->next != NULL) c->next->prev = c->prev;
+  srv->n_clients--;
+  srv->buffered -= c->reader.cap;
+  c->reader.cap = 0; /* no longer counted; freed when the handle closes */
   uv_close((uv_handle_t *)&c->tcp, on_client_closed);
 }
 
+/* The client whose unfinished frame began first, or NULL. */
+static client_t *oldest_unfinished(const server_t *srv) {
+  client_t *oldest = NULL;
+  for (client_t *c = srv->clients; c != NULL; c = c->next)
+    if (c->frame_start != 0 && (oldest == NULL || c->frame_start < oldest->frame_start)) oldest = c;
+  return oldest;
+}
+
+static void close_stalled(client_t *c, const char *why) {
+  server_t *srv = c->srv;
+  double secs = (double)(uv_now(srv->loop) - c->frame_start) / 1000.0;
+  char state[96];
+  if (c->reader.head_len < 4)
+    snprintf(state, sizeof state, "%zu of 4 bytes of a length prefix", c->reader.head_len);
+  else
+    snprintf(state, sizeof state, "%zu of %zu bytes of a frame", c->reader.have, c->reader.need);
+  server_line(srv, DP_LOG_ERROR, "closing client %s: %s (%s after %.1f s)", c->peer, why, state,
+              secs);
+  close_client(c);
+}
+
 static int on_frame(void *ctx, const char *json, size_t len) {
-  server_t *srv = ctx;
-  dp_log_decoded_t rec;
-  int rc = dp_log_frame_decode(json, len, &rec);
-  if (rc < 0) return rc;
+  client_t *c = ctx;
+  server_t *srv = c->srv;
+  c->frames++;
   char storage[1024];
   dp_textbuf_t line;
   dp_textbuf_init(&line, storage, sizeof storage);
-  size_t prefix = dp_log_decoded_line(&rec, &line);
-  if (dp_textbuf_failed(&line))
-    rc = dp_error_set(DP_ENOMEM, "no memory for a log line");
-  else
-    add_line(srv, rec.levelno, line.data, prefix, line.len);
+  int level;
+  size_t prefix;
+  int rc = dp_log_frame_line(json, len, srv->lim.max_message, &line, &level, &prefix);
+  if (rc == 0) add_line(srv, level, line.data, prefix, line.len);
   dp_textbuf_free(&line);
-  dp_log_decoded_free(&rec);
   return rc;
 }
 
@@ -124,16 +171,38 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init(chunk, sizeof chunk);
 }
 
+/* After a read: when the client's unfinished frame began, and the bytes held
+ * for unfinished frames of all clients, which must stay under max_buffered
+ * (the clients with the oldest unfinished frames go first). */
+static void account(client_t *c, size_t cap_before, unsigned long frames_before) {
+  server_t *srv = c->srv;
+  srv->buffered += c->reader.cap - cap_before;
+  if (c->reader.head_len == 0)
+    c->frame_start = 0;
+  else if (c->frame_start == 0 || c->frames != frames_before)
+    c->frame_start = uv_now(srv->loop);
+  while (srv->buffered > srv->lim.max_buffered) {
+    client_t *oldest = oldest_unfinished(srv);
+    if (oldest == NULL) break;
+    close_stalled(oldest, "unfinished frames of all clients exceed --max-buffered");
+  }
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   client_t *c = stream->data;
   server_t *srv = c->srv;
   if (nread > 0) {
-    int rc = dp_log_frame_reader_feed(&c->reader, buf->base, (size_t)nread, on_frame, srv);
+    size_t cap = c->reader.cap;
+    unsigned long frames = c->frames;
+    int rc = dp_log_frame_reader_feed(&c->reader, buf->base, (size_t)nread, on_frame, c);
     flush_lines(srv); /* everything decoded before a bad frame is kept */
     if (rc < 0) {
+      srv->buffered += c->reader.cap - cap;
       server_line(srv, DP_LOG_ERROR, "closing client %s: %s", c->peer, dp_error_detail());
       close_client(c);
+      return;
     }
+    account(c, cap, frames);
     return;
   }
   if (nread == 0) return;
@@ -145,6 +214,24 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
                 uv_strerror((int)nread));
   }
   close_client(c);
+}
+
+/* Every so often: close clients whose frame has been unfinished too long,
+ * and report connections refused since the last report. */
+static void on_sweep(uv_timer_t *t) {
+  server_t *srv = t->data;
+  uint64_t now = uv_now(srv->loop);
+  client_t *next;
+  for (client_t *c = srv->clients; c != NULL; c = next) {
+    next = c->next;
+    if (c->frame_start != 0 && now - c->frame_start >= srv->lim.frame_ms)
+      close_stalled(c, "frame not finished within --frame-timeout");
+  }
+  if (srv->refused > 0) {
+    server_line(srv, DP_LOG_ERROR, "refused %lu connection%s: --max-clients (%zu) reached",
+                srv->refused, srv->refused == 1 ? "" : "s", srv->lim.max_clients);
+    srv->refused = 0;
+  }
 }
 
 static void peer_name(uv_tcp_t *tcp, char *out, size_t size) {
@@ -173,7 +260,7 @@ static void on_connection(uv_stream_t *listener, int status) {
   client_t *c = calloc(1, sizeof *c);
   if (c == NULL) return; /* the connection stays pending in the backlog */
   c->srv = srv;
-  dp_log_frame_reader_init(&c->reader, srv->max_frame);
+  dp_log_frame_reader_init(&c->reader, srv->lim.max_frame);
   uv_tcp_init(srv->loop, &c->tcp);
   c->tcp.data = c;
   if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
@@ -181,9 +268,21 @@ static void on_connection(uv_stream_t *listener, int status) {
     return;
   }
   peer_name(&c->tcp, c->peer, sizeof c->peer);
+  if (srv->n_clients >= srv->lim.max_clients) {
+    /* Full: make room by closing the client whose frame has been unfinished
+     * longest (likely stalled); clients between records are never closed. */
+    client_t *oldest = oldest_unfinished(srv);
+    if (oldest == NULL) {
+      srv->refused++;
+      uv_close((uv_handle_t *)&c->tcp, on_client_closed);
+      return;
+    }
+    close_stalled(oldest, "--max-clients reached and its frame is the oldest unfinished one");
+  }
   c->next = srv->clients;
   if (c->next != NULL) c->next->prev = c;
   srv->clients = c;
+  srv->n_clients++;
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
@@ -195,6 +294,7 @@ static void on_signal(uv_signal_t *h, int signum) {
   uv_close((uv_handle_t *)&srv->listener, NULL);
   uv_close((uv_handle_t *)&srv->sigint, NULL);
   uv_close((uv_handle_t *)&srv->sigterm, NULL);
+  uv_close((uv_handle_t *)&srv->sweep, NULL);
   while (srv->clients != NULL) close_client(srv->clients);
 }
 
@@ -235,14 +335,26 @@ static int listen_on(server_t *srv, const char *host, int port) {
 }
 
 static void usage(FILE *to) {
-  fprintf(to, "usage: dp-logserver [--host 127.0.0.1] [--port 9020] "
-              "[--logfile default_socket.log] [--max-frame BYTES] [--quiet]\n"
-              "Options also take the --key=value form.\n");
+  fprintf(to,
+          "usage: dp-logserver [--host 127.0.0.1] [--port 9020] [--logfile default_socket.log]\n"
+          "                    [--max-frame BYTES] [--max-message BYTES] [--max-clients N]\n"
+          "                    [--frame-timeout SECONDS] [--max-buffered BYTES] [--quiet]\n"
+          "  --max-frame      largest record frame; a bigger one closes its client (1048576)\n"
+          "  --max-message    longest rendered message, cut and marked beyond (1048576)\n"
+          "  --max-clients    clients at once; more are refused (256)\n"
+          "  --frame-timeout  seconds a frame may stay unfinished before its client is\n"
+          "                   closed (10)\n"
+          "  --max-buffered   bytes of unfinished frames of all clients together (67108864)\n"
+          "  --quiet          no console output\n"
+          "Options also take the --key=value form.\n");
 }
 
 int main(int argc, char **argv) {
   const char *host = "127.0.0.1", *logfile = "default_socket.log";
   long port = 9020, max_frame = (long)DP_LOG_FRAME_MAX_DEFAULT;
+  long max_message = (long)DP_LOG_RENDER_MAX_DEFAULT, max_clients = 256;
+  long max_buffered = 64L * 1024 * 1024;
+  double frame_timeout = 10.0;
   bool console = true;
   dp_args_t a;
   int rc;
@@ -258,6 +370,16 @@ int main(int argc, char **argv) {
       rc = dp_args_long(&a, 0, 65535, &port);
     } else if (dp_args_is(&a, "max-frame")) {
       rc = dp_args_long(&a, 1, LONG_MAX, &max_frame);
+    } else if (dp_args_is(&a, "max-message")) {
+      rc = dp_args_long(&a, (long)DP_LOG_RENDER_MIN, LONG_MAX, &max_message);
+    } else if (dp_args_is(&a, "max-clients")) {
+      rc = dp_args_long(&a, 1, 1000000, &max_clients);
+    } else if (dp_args_is(&a, "max-buffered")) {
+      rc = dp_args_long(&a, 1, LONG_MAX, &max_buffered);
+    } else if (dp_args_is(&a, "frame-timeout")) {
+      rc = dp_args_double(&a, &frame_timeout);
+      if (rc >= 0 && !(frame_timeout >= 0.01 && frame_timeout <= 86400.0))
+        rc = dp_error_set(DP_EINVAL, "--frame-timeout must be 0.01 to 86400 seconds");
     } else if (dp_args_is(&a, "quiet")) {
       console = false;
     } else if (dp_args_is(&a, "help") || dp_args_is(&a, "h")) {
@@ -280,7 +402,11 @@ int main(int argc, char **argv) {
   server_t srv = {.loop = uv_default_loop(),
                   .logfile = logfile,
                   .console = console,
-                  .max_frame = (size_t)max_frame};
+                  .lim = {.max_frame = (size_t)max_frame,
+                          .max_message = (size_t)max_message,
+                          .max_clients = (size_t)max_clients,
+                          .frame_ms = (uint64_t)(frame_timeout * 1000.0),
+                          .max_buffered = (size_t)max_buffered}};
   dp_textbuf_init(&srv.out, NULL, 0);
   srv.file = fopen(logfile, "a");
   if (srv.file == NULL) {
@@ -288,8 +414,6 @@ int main(int argc, char **argv) {
     perror(NULL);
     return 1;
   }
-  static char errbuf[64 * 1024];
-  setvbuf(stderr, errbuf, _IOFBF, sizeof errbuf); /* flushed after every read */
   if (listen_on(&srv, host, (int)port) != 0) {
     fclose(srv.file);
     return 1;
@@ -299,6 +423,11 @@ int main(int argc, char **argv) {
   srv.sigint.data = srv.sigterm.data = &srv;
   uv_signal_start(&srv.sigint, on_signal, SIGINT);
   uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
+  uv_timer_init(srv.loop, &srv.sweep);
+  srv.sweep.data = &srv;
+  uint64_t every = srv.lim.frame_ms / 4;
+  every = every < 10 ? 10 : every > 1000 ? 1000 : every;
+  uv_timer_start(&srv.sweep, on_sweep, every, every);
 
   uv_run(srv.loop, UV_RUN_DEFAULT);
 
@@ -307,7 +436,6 @@ int main(int argc, char **argv) {
   uv_fs_fsync(NULL, &req, fileno(srv.file), NULL);
   uv_fs_req_cleanup(&req);
   fclose(srv.file);
-  fflush(stderr);
   dp_textbuf_free(&srv.out);
   uv_loop_close(srv.loop);
   return srv.write_failed ? 1 : 0;

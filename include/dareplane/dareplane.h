@@ -6,7 +6,9 @@
 #include "dareplane/common.h"
 #include "dareplane/args.h"
 #include "dareplane/error.h"
+#include "dareplane/filter.h"
 #include "dareplane/log.h"
+#include "dareplane/loop.h"
 #include "dareplane/client.h"
 #include "dareplane/lsl.h"
 #include "dareplane/lsl_outlet.h"
@@ -14,5 +16,6 @@
 #include "dareplane/ringbuffer.h"
 #include "dareplane/server.h"
 #include "dareplane/stream_watcher.h"
+#include "dareplane/time.h"
 
 #endif /* DAREPLANE_H */

@@ -103,8 +103,27 @@ DP_EXTERN int dp_log_level_parse(const char *text, int *level);
 DP_EXTERN int dp_log_configure_level(const char *cli_value);
 
 /* Switches the console handler (stderr, standard format) on or off (default
- * off). Colours are used only when stderr is a terminal and NO_COLOR is unset. */
+ * off). Colours are used only when stderr is a terminal and NO_COLOR is unset
+ * (decided once, at the first console line).
+ *
+ * The console never blocks a log call: lines go into a bounded queue that one
+ * background thread (started with the first line) writes to fd 2, in the
+ * order they were logged. When stderr is not drained (a pipe nobody reads)
+ * the queue fills and further lines are dropped; once output resumes a
+ * WARNING line from "dareplane.log" stands where they are missing and says
+ * how many. A message longer than half the queue is cut and ends with
+ * "... [truncated N bytes]". At exit the library waits up to 1 s for the
+ * queue to be written. */
 DP_EXTERN void dp_log_set_console(bool enabled);
+
+/* Bounds the console queue to `max_bytes` (text plus 64 bytes per line;
+ * default 1 MiB, at least 4096; 0 keeps the bound). Lines already queued stay. */
+DP_EXTERN void dp_log_set_console_limit(size_t max_bytes);
+
+/* Waits until every console line queued so far (by any thread) has been
+ * written to fd 2, for at most `timeout_ms`. Returns 0, or DP_ETIMEDOUT (e.g.
+ * stderr is a pipe nobody reads). Any thread; not from a signal handler. */
+DP_EXTERN int dp_log_console_flush(unsigned timeout_ms);
 
 /* ---- network handler ----------------------------------------------------- *
  *

@@ -22,8 +22,9 @@
  * --loglevel (number or name; else DP_LOG_LEVEL; default WARNING), --name
  * (greeting name), --error_replies (send "ERROR <text>\n" on bad input),
  * --list_builtins (GET_PCOMMS also lists GET_PCOMMS|UP, as dareplane_utils
- * 0.0.24 does), and --help. Unknown flags and positional arguments are
- * usage errors. */
+ * 0.0.24 does), the client bounds --max_clients, --silent_timeout and
+ * --idle_timeout (seconds; see dp_server_opts_t), and --help. Unknown flags and positional
+ * arguments are usage errors. */
 #ifndef DAREPLANE_MODULE_H
 #define DAREPLANE_MODULE_H
 

@@ -3,8 +3,8 @@
  * The control room drives a module over TCP with text commands (reference §1).
  * This server speaks that protocol byte for byte like dareplane_utils'
  * DefaultServer, but serves many clients at once on one libuv loop, frames
- * commands however TCP splits them, and keeps the book of the workers that
- * commands start.
+ * commands however TCP splits them, bounds what each client can make it
+ * hold, and keeps the book of the workers that commands start.
  *
  *     static int echo(dp_request_t *req, void *user) {
  *       const char *text = dp_request_string(req, "text", "");
@@ -21,15 +21,14 @@
  *
  * Wire behaviour
  * - Each client gets the greeting "Connected to <name>\n" on connect.
- * - Framing: a command ends at ';' or at a newline. Bytes that have no
- *   terminator yet run as soon as they form a complete command: a registered
- *   or built-in name alone ("UP", "STOP|") that arrived in one read, or a
- *   command whose last piece is a complete JSON object. Anything else runs
- *   when the client has sent nothing more for `idle_ms` (default 50 ms), as
- *   Python's server treated every recv() as one message. So "UP" without a
- *   terminator answers at once and a command split across segments still
- *   works. A ';' or newline inside a JSON string also ends the command (as in
- *   Python).
+ * - Framing: a command ends at ';' or at a newline, and nothing else ends
+ *   it: bytes without a terminator wait for the rest of their command,
+ *   however long it takes to arrive and however TCP splits it, so a command
+ *   is never run in pieces. This is what dareplane_utils 0.0.24 requires of
+ *   its clients (the control room sends "GET_PCOMMS;"); a client that sends
+ *   "UP" without a terminator gets no answer. Bytes left without a terminator
+ *   when the client closes the connection are logged and ignored. A ';' or
+ *   newline inside a JSON string also ends the command (as in Python).
  * - A command is cleaned (every "\r\n" and 0xC2 byte removed) and split on
  *   '|': `PCOMM`, `PCOMM|{json}`, `PCOMM|arg1|...|argN|{json}`. The last
  *   piece, when non-empty, must be a JSON object (keyword arguments).
@@ -43,6 +42,32 @@
  *   sent unless `error_replies` is set: then the client gets "ERROR <text>\n".
  * - A command longer than `max_command_len` bytes makes the server log an
  *   error and disconnect that client.
+ *
+ * Bounds on what clients can make the server hold (dp_server_opts_t; the
+ * README lists them with their defaults), so that the control room stays
+ * served whatever other clients do:
+ * - At most `max_clients` connections (lowered to fit the process's limit of
+ *   open files, leaving 64). At the limit a new client is admitted and the
+ *   oldest client that has not sent a valid command yet is closed; when every
+ *   client has sent one, the new client is refused (closed at once). A valid
+ *   command is a built-in or a registered one, whatever its handler returns.
+ * - Idle policy: a client that sends no valid command within
+ *   `silent_timeout_s` of connecting is closed; a client that has sent one is
+ *   closed after `idle_timeout_s` without a valid command (0: never).
+ * - Replies a client does not read are queued up to `max_output_per_client`
+ *   bytes, all clients' together up to `max_output_total`; past either, the
+ *   client with the most bytes queued is disconnected. Each queued write
+ *   counts with its bookkeeping (about 200 bytes).
+ * - Back-pressure and fairness: a client with more than 256 KiB of replies
+ *   queued is not read from until it has taken half of them (its commands
+ *   wait in the kernel), and one read takes at most 16 KiB of a client's
+ *   input before the other clients get their turn.
+ * - Bytes of an unfinished command: up to `max_command_len` per client.
+ * - Log lines one client's input causes ("Received: ...", unknown commands,
+ *   invalid ones, failing handlers, wrong argument types): at most
+ *   `log_lines_per_s` a second; the lines beyond are counted and one line a
+ *   second per client says how many were suppressed, by level.
+ * Every client closed or refused by a limit is logged with the reason.
  *
  * A program that uses the server without dp_module_main() should ignore
  * SIGPIPE, as dp_module_main() does: writing to a client that has just gone
@@ -76,11 +101,17 @@ typedef struct {
   int port;               /* default 8080; 0 picks a free port */
   int backlog;            /* listen backlog; default 511 */
   size_t max_command_len; /* default 65536 bytes */
-  unsigned idle_ms;       /* run an unterminated fragment after this; default 50 */
   bool error_replies;     /* send "ERROR <text>\n" on errors; default false */
   bool list_builtins;     /* GET_PCOMMS also lists GET_PCOMMS|UP; default false */
   double stop_grace_s;    /* SIGTERM -> SIGKILL for process workers; default 2 */
   double join_timeout_s;  /* wait for a stopped thread worker; default 2 */
+  /* bounds on what clients can make the server hold (see above) */
+  size_t max_clients;           /* connections; default 512 */
+  double silent_timeout_s;      /* no valid command since connecting; default 60; 0: never */
+  double idle_timeout_s;        /* no valid command for this long; default 0: never */
+  size_t max_output_per_client; /* bytes queued for one client; default 16 MiB */
+  size_t max_output_total;      /* bytes queued for all clients; default 64 MiB */
+  unsigned log_lines_per_s;     /* log lines one client's input causes; default 50; 0: no limit */
 } dp_server_opts_t;
 
 /* Fills *opts with the defaults above. */
@@ -202,6 +233,14 @@ DP_EXTERN bool dp_stop_requested(dp_stop_t *stop);
 /* Sleeps up to `seconds` or until the stop signal; returns true when the
  * worker should stop. Thread-safe. */
 DP_EXTERN bool dp_stop_wait(dp_stop_t *stop, double seconds);
+
+/* Registers fn(ctx) to be called when the stop signal is raised (at once,
+ * on this thread, when it already is), so that a worker waiting on
+ * something else than dp_stop_wait() (an event loop, dareplane/loop.h) wakes
+ * at once. One callback per stop; fn NULL removes it, after which it is no
+ * longer called. fn runs with the stop's lock held: it must be short and
+ * must not call dp_stop_* on the same stop. Thread-safe. */
+DP_EXTERN void dp_stop_on_signal(dp_stop_t *stop, void (*fn)(void *ctx), void *ctx);
 
 /* Starts a thread worker and puts it in the book under the request's
  * command. STOP signals it and joins it (waiting up to join_timeout_s; one

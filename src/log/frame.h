@@ -66,6 +66,18 @@ int dp_log_frame_reader_finish(const dp_log_frame_reader_t *r);
 
 /* ---- decoding ------------------------------------------------------------ */
 
+/* The longest message dp-logserver renders by default (1 MiB), the least
+ * that may be asked for, and the longest name and levelname. Longer text is
+ * cut and ends with "... [truncated: longer than N bytes]". */
+#define DP_LOG_RENDER_MAX_DEFAULT ((size_t)1024 * 1024)
+#define DP_LOG_RENDER_MIN         ((size_t)256)
+#define DP_LOG_FIELD_MAX          ((size_t)4096)
+
+/* The ranges of the numbers taken from a frame: |levelno| and |created|
+ * (seconds since the epoch, about year 33658) at most these. */
+#define DP_LOG_LEVELNO_MAX 1e9
+#define DP_LOG_CREATED_MAX 1e12
+
 /* What the log server needs from one record. Strings are owned (heap). */
 typedef struct dp_log_decoded {
   char *name;      /* str(record.name) */
@@ -81,14 +93,32 @@ typedef struct dp_log_decoded {
  * including the Dash/waitress quirks: created, msecs, relativeCreated as
  * strings, args as the string "()", everything but ints stringified; a msg
  * with %-conversions is formatted with args like Python's getMessage().
+ *
+ * Bounds: the rendered message (with exc_text and stack_info) is at most
+ * `max_msg` bytes (at least DP_LOG_RENDER_MIN), name and levelname at most
+ * DP_LOG_FIELD_MAX; rendering stops at the bound, so neither time nor memory
+ * grows beyond it whatever the format asks for. Numbers: levelno, created,
+ * msecs and relativeCreated (the only ones read) must be finite numbers (or
+ * strings holding one); levelno and created must lie within the ranges
+ * above; a msecs outside [0, 1000) is replaced by the fraction of created;
+ * a missing created is the time of decoding.
+ *
  * Returns 0 and fills *out (free with dp_log_decoded_free), or DP_EPARSE with
  * a detail sentence: invalid JSON or UTF-8, not an object, or a field that
- * cannot be used (e.g. created that is no number). */
-int dp_log_frame_decode(const char *json, size_t len, dp_log_decoded_t *out);
+ * cannot be used (e.g. created that is no number or out of range). */
+int dp_log_frame_decode(const char *json, size_t len, size_t max_msg, dp_log_decoded_t *out);
 void dp_log_decoded_free(dp_log_decoded_t *d);
 
 /* Appends the standard line (no newline) for a decoded record to `b`;
  * returns the length of its prefix "<asctime> - <name> - <LEVEL> - ". */
 size_t dp_log_decoded_line(const dp_log_decoded_t *d, dp_textbuf_t *b);
+
+/* What dp-logserver does with each frame: decodes the payload (message
+ * bound `max_msg`) and appends its standard line to `line`. Returns 0 and
+ * sets *level (levelno) and *prefix (the prefix length), or a negative code
+ * as dp_log_frame_decode, or DP_ENOMEM. The line is at most
+ * max(max_msg, DP_LOG_RENDER_MIN) + 2 * DP_LOG_FIELD_MAX + 32 bytes. */
+int dp_log_frame_line(const char *json, size_t len, size_t max_msg, dp_textbuf_t *line, int *level,
+                      size_t *prefix);
 
 #endif

@@ -97,54 +97,75 @@ void dp_log_decoded_free(dp_log_decoded_t *d) {
   memset(d, 0, sizeof *d);
 }
 
-/* The buffer's text as a C string (heap): a NUL that JSON carried inside a
- * string ("\u0000") becomes U+FFFD, since lines are C strings. */
-static char *take_text(dp_textbuf_t *b) {
+/* Room kept under a limit for the truncation note. */
+#define NOTE_ROOM 64
+
+/* A buffer for text of at most `max` bytes (NOTE_ROOM of it for the note). */
+static void init_limited(dp_textbuf_t *b, size_t max) {
+  dp_textbuf_init(b, NULL, 0);
+  b->limit = max - NOTE_ROOM;
+}
+
+/* The buffer's text as a C string (heap) of at most `max` bytes: a NUL that
+ * JSON carried inside a string ("\u0000") becomes U+FFFD, since lines are C
+ * strings, and text cut at the limit ends with a note saying so. */
+static char *take_text(dp_textbuf_t *b, size_t max) {
   for (size_t i = 0; i < b->len && !dp_textbuf_failed(b); i++) {
     if (b->data[i] != '\0') continue;
     dp_textbuf_t fixed;
-    dp_textbuf_init(&fixed, NULL, 0);
-    for (size_t j = 0; j < b->len; j++) {
+    init_limited(&fixed, max);
+    for (size_t j = 0; j < b->len && !fixed.truncated; j++) {
       if (b->data[j] == '\0')
         dp_textbuf_puts(&fixed, "\xEF\xBF\xBD");
       else
         dp_textbuf_putc(&fixed, b->data[j]);
     }
+    fixed.truncated |= b->truncated;
     dp_textbuf_free(b);
     *b = fixed;
     break;
   }
+  if (b->truncated) {
+    dp_textbuf_trim_utf8(b);
+    b->limit = max;
+    dp_textbuf_printf(b, "... [truncated: longer than %zu bytes]", max);
+  }
   return dp_textbuf_take(b);
 }
 
-/* str(value) of a field as a heap string; `missing` when absent. */
+/* str(value) of a field as a heap string of at most DP_LOG_FIELD_MAX bytes;
+ * `missing` when absent. */
 static char *field_str(const json_t *obj, const char *key, const char *missing) {
   const json_t *v = json_object_get(obj, key);
   dp_textbuf_t b;
-  dp_textbuf_init(&b, NULL, 0);
+  init_limited(&b, DP_LOG_FIELD_MAX);
   if (v == NULL)
     dp_textbuf_puts(&b, missing);
   else
     dp_py_str(&b, v);
-  return take_text(&b);
+  return take_text(&b, DP_LOG_FIELD_MAX);
 }
 
-/* A field that must be a number, or a string holding one (Dash/waitress).
- * Returns 1 and sets *out, 0 when absent, -1 when unusable. */
-static int field_number(const json_t *obj, const char *key, double *out) {
+/* A field that must be a number, or a string holding one (Dash/waitress),
+ * within [lo, hi]. Returns 1 and sets *out, 0 when absent, or DP_EPARSE with
+ * a detail naming the field. */
+static int field_number(const json_t *obj, const char *key, double lo, double hi, double *out) {
   const json_t *v = json_object_get(obj, key);
   if (v == NULL) return 0;
+  const char *s = json_string_value(v);
+  char *end = NULL;
+  double x = NAN;
   if (json_is_number(v)) {
-    *out = json_number_value(v);
-  } else if (json_is_string(v)) {
-    const char *s = json_string_value(v);
-    char *end;
-    *out = strtod(s, &end);
-    if (end == s || *end != '\0') return -1;
-  } else {
-    return -1;
+    x = json_number_value(v);
+  } else if (s != NULL) {
+    x = strtod(s, &end);
+    if (end == s || *end != '\0') x = NAN;
   }
-  return isfinite(*out) ? 1 : -1;
+  if (!isfinite(x)) return dp_error_set(DP_EPARSE, "%s is not a number", key);
+  if (x < lo || x > hi)
+    return dp_error_set(DP_EPARSE, "%s %g is out of range [%g, %g]", key, x, lo, hi);
+  *out = x;
+  return 1;
 }
 
 /* True for a string field that carries text (not empty, not "None"). */
@@ -153,12 +174,13 @@ static const char *field_text(const json_t *obj, const char *key) {
   return s != NULL && s[0] != '\0' && strcmp(s, "None") != 0 ? s : NULL;
 }
 
-/* The message as getMessage() renders it, plus exc_text and stack_info. */
-static char *render_msg(const json_t *obj) {
+/* The message as getMessage() renders it, plus exc_text and stack_info, in
+ * at most `max` bytes. */
+static char *render_msg(const json_t *obj, size_t max) {
   const json_t *msg = json_object_get(obj, "msg");
   const json_t *args = json_object_get(obj, "args");
   dp_textbuf_t b;
-  dp_textbuf_init(&b, NULL, 0);
+  init_limited(&b, max);
   bool no_args = args == NULL || json_is_null(args) ||
                  (json_is_array(args) && json_array_size(args) == 0) ||
                  (json_is_object(args) && json_object_size(args) == 0) ||
@@ -173,6 +195,7 @@ static char *render_msg(const json_t *obj) {
     if (dp_py_percent(&b, json_string_value(msg), json_string_length(msg), args, &why) < 0) {
       /* Python would print a logging error and lose the record; keep it. */
       b.len = 0;
+      b.truncated = false;
       dp_py_str(&b, msg);
       dp_textbuf_printf(&b, " [args not applied (%s): ", why);
       dp_py_repr(&b, args);
@@ -185,7 +208,7 @@ static char *render_msg(const json_t *obj) {
     dp_textbuf_putc(&b, '\n');
     dp_textbuf_puts(&b, extra[i]);
   }
-  return take_text(&b);
+  return take_text(&b, max);
 }
 
 static json_t *parse(const char *json, size_t len) {
@@ -198,7 +221,7 @@ static json_t *parse(const char *json, size_t len) {
   return root;
 }
 
-int dp_log_frame_decode(const char *json, size_t len, dp_log_decoded_t *out) {
+int dp_log_frame_decode(const char *json, size_t len, size_t max_msg, dp_log_decoded_t *out) {
   memset(out, 0, sizeof *out);
   json_t *root = parse(json, len);
   if (root == NULL) return DP_EPARSE;
@@ -207,15 +230,15 @@ int dp_log_frame_decode(const char *json, size_t len, dp_log_decoded_t *out) {
     rc = dp_error_set(DP_EPARSE, "the record is JSON but not an object");
     goto done;
   }
-  double levelno = 0, created = 0, msecs = 0;
-  int has_level = field_number(root, "levelno", &levelno);
-  int has_created = field_number(root, "created", &created);
-  int has_msecs = field_number(root, "msecs", &msecs);
-  double relative;
-  if (has_level < 0 || has_created < 0 || has_msecs < 0 ||
-      field_number(root, "relativeCreated", &relative) < 0 || fabs(levelno) > 1e9 ||
-      fabs(created) > 1e12) {
-    rc = dp_error_set(DP_EPARSE, "levelno, created, msecs or relativeCreated is not a number");
+  /* Every number read from the frame, with its range (see frame.h). */
+  double levelno = 0, created = 0, msecs = -1, relative;
+  int has_level = field_number(root, "levelno", -DP_LOG_LEVELNO_MAX, DP_LOG_LEVELNO_MAX, &levelno);
+  int has_created =
+      field_number(root, "created", -DP_LOG_CREATED_MAX, DP_LOG_CREATED_MAX, &created);
+  int has_msecs = field_number(root, "msecs", -HUGE_VAL, HUGE_VAL, &msecs);
+  int has_relative = field_number(root, "relativeCreated", -HUGE_VAL, HUGE_VAL, &relative);
+  if (has_level < 0 || has_created < 0 || has_msecs < 0 || has_relative < 0) {
+    rc = DP_EPARSE;
     goto done;
   }
   if (has_created == 0) {
@@ -223,7 +246,7 @@ int dp_log_frame_decode(const char *json, size_t len, dp_log_decoded_t *out) {
     uv_gettimeofday(&tv);
     created = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
   }
-  if (has_msecs == 0) msecs = (created - floor(created)) * 1000.0;
+  if (!(msecs >= 0.0 && msecs < 1000.0)) msecs = (created - floor(created)) * 1000.0;
   out->levelno = (int)levelno;
   out->created = created;
   out->msecs = msecs;
@@ -235,7 +258,7 @@ int dp_log_frame_decode(const char *json, size_t len, dp_log_decoded_t *out) {
   }
   out->name = field_str(root, "name", "None");
   out->levelname = field_str(root, "levelname", has_level ? std : "Level None");
-  out->msg = render_msg(root);
+  out->msg = render_msg(root, max_msg < DP_LOG_RENDER_MIN ? DP_LOG_RENDER_MIN : max_msg);
   if (out->name == NULL || out->levelname == NULL || out->msg == NULL) {
     dp_log_decoded_free(out);
     rc = dp_error_set(DP_ENOMEM, "no memory to decode a log record");
@@ -258,4 +281,15 @@ size_t dp_log_decoded_line(const dp_log_decoded_t *d, dp_textbuf_t *b) {
   size_t prefix = b->len - start;
   dp_textbuf_puts(b, d->msg);
   return prefix;
+}
+
+int dp_log_frame_line(const char *json, size_t len, size_t max_msg, dp_textbuf_t *line, int *level,
+                      size_t *prefix) {
+  dp_log_decoded_t rec;
+  int rc = dp_log_frame_decode(json, len, max_msg, &rec);
+  if (rc < 0) return rc;
+  *level = rec.levelno;
+  *prefix = dp_log_decoded_line(&rec, line);
+  dp_log_decoded_free(&rec);
+  return dp_textbuf_failed(line) ? dp_error_set(DP_ENOMEM, "no memory for a log line") : 0;
 }

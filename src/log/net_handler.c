@@ -113,7 +113,10 @@ static void at_exit(void) {
 #ifndef _WIN32
 /* fork() while another thread holds q.lock would leave it locked forever in
  * the child: hold it across the fork. */
+static void q_init(void);
+
 static void before_fork(void) {
+  uv_once(&q_once, q_init); /* done already: see console_queue.c */
   uv_mutex_lock(&q.lock);
 }
 
@@ -174,18 +177,26 @@ static void close_conn(sender_t *s) {
   s->conn = NULL;
 }
 
-/* The one warning on stderr per outage (printed without holding q.lock: a
- * slow stderr must never hold up a logging thread). */
-static void warn_unreachable(const sender_t *s, const char *why, size_t max_records) {
-  char line[512];
+/* A line on stderr from logger "dareplane.log", whether or not the console
+ * handler is on, through the console queue: a stderr nobody reads must
+ * never hold up the sender. */
+static void stderr_line(int level, const char *msg) {
+  char prefix[128];
   uv_timeval64_t tv;
   uv_gettimeofday(&tv);
-  dp_log_format_line(line, sizeof line, (double)tv.tv_sec + (double)tv.tv_usec / 1e6,
-                     "dareplane.log", DP_LOG_WARNING, "");
-  fprintf(stderr,
-          "%scannot reach the log server at %s:%d (%s); records are queued (at most %zu) "
-          "and sent when it is back\n",
-          line, s->host, s->port, why, max_records);
+  size_t n = dp_log_format_line(prefix, sizeof prefix, (double)tv.tv_sec + (double)tv.tv_usec / 1e6,
+                                "dareplane.log", level, "");
+  dp_log_console_line(level, prefix, n < sizeof prefix ? n : sizeof prefix - 1, msg);
+}
+
+/* The one warning on stderr per outage. */
+static void warn_unreachable(const sender_t *s, const char *why, size_t max_records) {
+  char msg[512];
+  snprintf(msg, sizeof msg,
+           "cannot reach the log server at %s:%d (%s); records are queued (at most %zu) "
+           "and sent when it is back",
+           s->host, s->port, why, max_records);
+  stderr_line(DP_LOG_WARNING, msg);
 }
 
 /* A connection attempt failed: wait, then try again. */
@@ -673,16 +684,11 @@ int dp_log_flush(unsigned timeout_ms) {
     uv_async_send(&q.sender->wake);
     uint64_t deadline = uv_hrtime() + (uint64_t)timeout_ms * 1000000u;
     while (q.queue.count > 0 || q.inflight > 0 || q.queue.lost > 0) {
-      uint64_t now = uv_hrtime();
       if (q.failed_attempt >= first_new) {
         rc = DP_ECONN;
         break;
       }
-      if (now >= deadline) {
-        rc = DP_ETIMEDOUT;
-        break;
-      }
-      uv_cond_timedwait(&q.changed, &q.lock, deadline - now);
+      if ((rc = dp_log_wait_until(&q.changed, &q.lock, deadline)) < 0) break;
     }
   }
   uv_mutex_unlock(&q.lock);
@@ -716,8 +722,12 @@ void dp_log_shutdown(unsigned timeout_ms) {
   q.sender_idle = false;
   q.stats.connected = false;
   uv_mutex_unlock(&q.lock);
-  if (n > 0)
-    fprintf(stderr, "dareplane.log: %zu log records could not be sent to the log server\n", n);
+  if (n > 0) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%zu log records could not be sent to the log server", n);
+    stderr_line(DP_LOG_ERROR, msg);
+    dp_log_console_flush(timeout_ms); /* often at exit: give it the time it has */
+  }
 }
 
 void dp_log_net_stats(dp_log_net_stats_t *out) {

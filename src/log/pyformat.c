@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Width and precision are capped here (Python has no cap). */
+#define WIDTH_MAX 4096
+
 /* Python's repr of a float: shortest round-trip digits, '.0' on integral
  * values, exponent form outside 1e-4 <= |v| < 1e16. */
 static void put_py_float(dp_textbuf_t *b, double v) {
@@ -46,7 +49,7 @@ static void put_py_quoted(dp_textbuf_t *b, const char *s, size_t n) {
   bool has_single = memchr(s, '\'', n) != NULL, has_double = memchr(s, '"', n) != NULL;
   char q = has_single && !has_double ? '"' : '\'';
   dp_textbuf_putc(b, q);
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n && !b->truncated; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c == (unsigned char)q || c == '\\') {
       dp_textbuf_putc(b, '\\');
@@ -81,7 +84,7 @@ static void put_value(dp_textbuf_t *b, const json_t *v, bool repr) {
   case JSON_NULL: dp_textbuf_puts(b, "None"); break;
   case JSON_ARRAY: {
     dp_textbuf_putc(b, '[');
-    for (size_t i = 0; i < json_array_size(v); i++) {
+    for (size_t i = 0; i < json_array_size(v) && !b->truncated; i++) {
       if (i > 0) dp_textbuf_puts(b, ", ");
       put_value(b, json_array_get(v, i), true);
     }
@@ -94,6 +97,7 @@ static void put_value(dp_textbuf_t *b, const json_t *v, bool repr) {
     json_t *item;
     bool first = true;
     json_object_foreach((json_t *)v, key, item) {
+      if (b->truncated) break;
       if (!first) dp_textbuf_puts(b, ", ");
       first = false;
       put_py_quoted(b, key, strlen(key));
@@ -163,7 +167,7 @@ static void c_format(char *out, size_t size, const spec_t *sp, const char *len, 
 
 /* Appends one number printed with a format built at run time (c_format). */
 static void put_c(dp_textbuf_t *b, const char *cfmt, ...) {
-  char tmp[4200]; /* width and precision are capped at 4096 */
+  char tmp[WIDTH_MAX + 512]; /* %f of 1e308 has 309 digits before the precision */
   va_list ap;
   va_start(ap, cfmt);
   int n = vsnprintf(tmp, sizeof tmp, cfmt, ap);
@@ -181,6 +185,10 @@ static int convert(dp_textbuf_t *b, const spec_t *sp, const json_t *v, const cha
     dp_textbuf_t tmp;
     char storage[256];
     dp_textbuf_init(&tmp, storage, sizeof storage);
+    /* no more than can still be shown: the room left in b, plus what a
+     * width (at most WIDTH_MAX characters) needs to decide the padding */
+    if (b->limit > 0)
+      tmp.limit = (b->limit > b->len ? b->limit - b->len : 0) + (size_t)4 * WIDTH_MAX + 4;
     put_value(&tmp, v, sp->type != 's');
     put_padded(b, sp, tmp.data != NULL ? tmp.data : "", tmp.len);
     dp_textbuf_free(&tmp);
@@ -213,7 +221,7 @@ static int convert(dp_textbuf_t *b, const spec_t *sp, const json_t *v, const cha
       if (pos.width > 0) pos.width--;
       c_format(cfmt, sizeof cfmt, &pos, "ll", type);
       dp_textbuf_putc(b, '-');
-      put_c(b, cfmt, (long long)-n);
+      put_c(b, cfmt, 0ULL - (unsigned long long)n); /* -n overflows for the smallest n */
     }
     return 0;
   }
@@ -257,13 +265,13 @@ static int read_number(const char **p, const char *end, const json_t *args, size
       return -1;
     }
     json_int_t n = json_integer_value(v);
-    *out = n < 0 ? 0 : n > 4096 ? 4096 : (int)n;
+    *out = n < 0 ? 0 : n > WIDTH_MAX ? WIDTH_MAX : (int)n;
     return 0;
   }
   int n = -1;
   while (*p < end && **p >= '0' && **p <= '9') {
     n = (n < 0 ? 0 : n) * 10 + (**p - '0');
-    if (n > 4096) n = 4096;
+    if (n > WIDTH_MAX) n = WIDTH_MAX;
     (*p)++;
   }
   *out = n;
@@ -277,7 +285,7 @@ int dp_py_percent(dp_textbuf_t *b, const char *fmt, size_t fmt_len, const json_t
   size_t n_args = tuple ? json_array_size(args) : 1;
   size_t next = 0;
   bool used_mapping_key = false;
-  while (p < end) {
+  while (p < end && !b->truncated) { /* at the limit the rest cannot show */
     const char *pct = memchr(p, '%', (size_t)(end - p));
     if (pct == NULL) {
       dp_textbuf_put(b, p, (size_t)(end - p));
@@ -338,7 +346,7 @@ int dp_py_percent(dp_textbuf_t *b, const char *fmt, size_t fmt_len, const json_t
     }
     if (convert(b, &sp, value, why) < 0) return -1;
   }
-  if (!mapping && !used_mapping_key && next < n_args) {
+  if (!b->truncated && !mapping && !used_mapping_key && next < n_args) {
     *why = "not all arguments converted during string formatting";
     return -1;
   }

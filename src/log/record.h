@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 typedef struct dp_log_record {
   const char *name;     /* logger name */
@@ -36,14 +37,28 @@ double dp_log_relative_ms(double created);
 /* Console handler (console.c): writes the standard line to stderr. */
 void dp_log_console_emit(const dp_log_record_t *rec);
 
-/* Writes one line to stderr: `prefix` ("<asctime> - <name> - <LEVEL> - ",
- * prefix_len bytes) coloured by `level` on a terminal, then `msg`. */
+/* Queues one line for stderr (console_queue.c; never blocks): `prefix`
+ * ("<asctime> - <name> - <LEVEL> - ", prefix_len bytes) coloured by `level`
+ * on a terminal, then `msg`. A message longer than half the console queue is
+ * cut and marked "... [truncated N bytes]"; when the queue is full the line
+ * is dropped and counted. */
 void dp_log_console_line(int level, const char *prefix, size_t prefix_len, const char *msg);
+
+/* The ANSI colour of a level's prefix on a terminal (colorlog's defaults as
+ * dareplane_utils configures them: DEBUG cyan, INFO green, WARNING yellow,
+ * ERROR red, CRITICAL red on white). */
+const char *dp_log_level_colour(int level);
 
 /* Writes asctime, local `YYYY-MM-DD HH:MM:SS,mmm`, with the seconds of
  * `created` and the milliseconds `msecs` (as Python's formatter does), into
- * out; returns its length like snprintf. */
+ * out; returns its length like snprintf. Defined for any double: msecs is
+ * clamped to 0..999 (NaN gives 0), a `created` beyond +-1e15 s or NaN shows as
+ * the epoch. */
 size_t dp_log_format_asctime(char *out, size_t size, double created, double msecs);
+
+/* Waits on `cond` (with `lock` held) until signalled or until the uv_hrtime()
+ * `deadline`: 0, or DP_ETIMEDOUT when the deadline has passed (console.c). */
+int dp_log_wait_until(uv_cond_t *cond, uv_mutex_t *lock, uint64_t deadline);
 
 /* Network handler (net_handler.c): copies the record into the queue of the
  * sender thread, which encodes its frame; never waits for the network. */

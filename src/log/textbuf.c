@@ -11,8 +11,10 @@ void dp_textbuf_init(dp_textbuf_t *b, char *storage, size_t cap) {
   b->data = storage;
   b->len = 0;
   b->cap = storage != NULL ? cap : 0;
+  b->limit = 0;
   b->heap = false;
   b->failed = false;
+  b->truncated = false;
 }
 
 void dp_textbuf_free(dp_textbuf_t *b) {
@@ -20,12 +22,20 @@ void dp_textbuf_free(dp_textbuf_t *b) {
   dp_textbuf_init(b, NULL, 0);
 }
 
-/* Makes room for `extra` more bytes plus a NUL. */
+/* How many of `n` more bytes fit under the limit; marks a cut. */
+static size_t fitting(dp_textbuf_t *b, size_t n) {
+  if (b->limit == 0 || b->len + n <= b->limit) return n;
+  b->truncated = true;
+  return b->len < b->limit ? b->limit - b->len : 0;
+}
+
+/* Makes room for `extra` more bytes plus a NUL (extra fits the limit). */
 static bool reserve(dp_textbuf_t *b, size_t extra) {
   if (b->failed) return false;
   if (b->len + extra + 1 <= b->cap) return true;
   size_t cap = b->cap < 256 ? 256 : b->cap;
   while (cap < b->len + extra + 1) cap *= 2;
+  if (b->limit > 0 && cap > b->limit + 1 && b->len + extra <= b->limit) cap = b->limit + 1;
   char *p = b->heap ? realloc(b->data, cap) : malloc(cap);
   if (p == NULL) {
     b->failed = true;
@@ -59,6 +69,7 @@ bool dp_textbuf_failed(const dp_textbuf_t *b) {
 }
 
 void dp_textbuf_put(dp_textbuf_t *b, const void *bytes, size_t n) {
+  n = fitting(b, n);
   if (n == 0 || !reserve(b, n)) return;
   memcpy(b->data + b->len, bytes, n);
   b->len += n;
@@ -84,11 +95,25 @@ void dp_textbuf_printf(dp_textbuf_t *b, const char *fmt, ...) {
     dp_textbuf_put(b, small, (size_t)n);
     return;
   }
-  if (!reserve(b, (size_t)n)) return;
+  size_t k = fitting(b, (size_t)n);
+  if (k == 0 || !reserve(b, k)) return;
   va_start(ap, fmt);
-  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+  vsnprintf(b->data + b->len, k + 1, fmt, ap);
   va_end(ap);
-  b->len += (size_t)n;
+  b->len += k;
+}
+
+void dp_textbuf_trim_utf8(dp_textbuf_t *b) {
+  size_t start = b->len; /* where the last sequence starts */
+  while (start > 0 && b->len - start < 3 && ((unsigned char)b->data[start - 1] & 0xC0) == 0x80)
+    start--;
+  if (start == 0) return;
+  unsigned char lead = (unsigned char)b->data[start - 1];
+  size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+  if (want > 1 && b->len - (start - 1) < want) {
+    b->len = start - 1;
+    b->data[b->len] = '\0';
+  }
 }
 
 size_t dp_utf8_sequence(const unsigned char *s, size_t n) {
@@ -169,4 +194,11 @@ void dp_textbuf_put_json_string(dp_textbuf_t *b, const char *s, size_t n) {
   }
   dp_textbuf_put(b, p + start, i - start);
   dp_textbuf_putc(b, '"');
+}
+
+size_t dp_utf8_cut(const char *s, size_t n, size_t max) {
+  if (n <= max) return n;
+  size_t k = max; /* s[k] is the first byte left out: back off its continuation bytes */
+  while (k > 0 && max - k < 3 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+  return ((unsigned char)s[k] & 0xC0) == 0x80 ? max : k;
 }

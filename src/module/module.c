@@ -14,7 +14,18 @@
 
 /* The generic flags every module has; their values are kept in values[]
  * after the module's own. */
-enum { G_IP, G_PORT, G_LOGLEVEL, G_NAME, G_ERROR_REPLIES, G_LIST_BUILTINS, G_COUNT };
+enum {
+  G_IP,
+  G_PORT,
+  G_LOGLEVEL,
+  G_NAME,
+  G_ERROR_REPLIES,
+  G_LIST_BUILTINS,
+  G_MAX_CLIENTS,
+  G_SILENT_TIMEOUT,
+  G_IDLE_TIMEOUT,
+  G_COUNT
+};
 static const dp_module_flag_t generic[G_COUNT] = {
     {"ip", "127.0.0.1", "address to listen on"},
     {"port", NULL, "TCP port to listen on (default 8080)"},
@@ -22,6 +33,13 @@ static const dp_module_flag_t generic[G_COUNT] = {
     {"name", NULL, "name sent in the greeting"},
     {"error_replies", "False", "reply \"ERROR <text>\\n\" to bad input (interactive use)"},
     {"list_builtins", "False", "GET_PCOMMS also lists GET_PCOMMS|UP (dareplane_utils 0.0.24)"},
+    {"max_clients", NULL, "most clients at once (default 512; the oldest silent one gives way)"},
+    {"silent_timeout", NULL,
+     "close a client that sends no command this many seconds after "
+     "connecting (default 60; 0: never)"},
+    {"idle_timeout", NULL,
+     "close a client after this many seconds without a command "
+     "(default 0: never)"},
 };
 
 struct dp_module {
@@ -30,6 +48,10 @@ struct dp_module {
   const char **values; /* n_own + G_COUNT; NULL: not given */
   int port;
   const char *name;
+  /* the server options given as flags (else the server's defaults) */
+  long max_clients;
+  double silent_timeout_s, idle_timeout_s;
+  bool have[G_COUNT];
 };
 
 static const dp_module_flag_t *flag_at(const dp_module_t *m, size_t i) {
@@ -103,7 +125,17 @@ static int parse(dp_module_t *m, int argc, char **argv) {
     }
     const char *v = dp_args_optional(&a);
     m->values[idx] = v != NULL ? v : "True";
-    if (idx == (long)m->n_own + G_PORT && (rc = dp_args_long(&a, 0, 65535, &port)) < 0) break;
+    long g = idx - (long)m->n_own;
+    if (g >= 0) m->have[g] = true;
+    if (g == G_PORT)
+      rc = dp_args_long(&a, 0, 65535, &port);
+    else if (g == G_MAX_CLIENTS)
+      rc = dp_args_long(&a, 1, 1000000, &m->max_clients);
+    else if (g == G_SILENT_TIMEOUT)
+      rc = dp_args_double(&a, &m->silent_timeout_s);
+    else if (g == G_IDLE_TIMEOUT)
+      rc = dp_args_double(&a, &m->idle_timeout_s);
+    if (rc < 0) break;
   }
   if (rc < 0) {
     fprintf(stderr, "%s: %s\n", argv[0], dp_error_detail());
@@ -180,6 +212,9 @@ int dp_module_main(const dp_module_def_t *def, int argc, char **argv) {
   opts.port = m.port;
   opts.error_replies = truthy(dp_module_get(&m, "error_replies"));
   opts.list_builtins = truthy(dp_module_get(&m, "list_builtins"));
+  if (m.have[G_MAX_CLIENTS]) opts.max_clients = (size_t)m.max_clients;
+  if (m.have[G_SILENT_TIMEOUT]) opts.silent_timeout_s = m.silent_timeout_s;
+  if (m.have[G_IDLE_TIMEOUT]) opts.idle_timeout_s = m.idle_timeout_s;
   srv = dp_server_new(&opts);
   if (srv == NULL) {
     fprintf(stderr, "%s: %s\n", prog, dp_error_detail());

@@ -1,6 +1,5 @@
 /* command.c - cleaning and splitting one command of the Dareplane wire
- * protocol (reference §1), and the "is this fragment complete" rule used by
- * the server's framing. No I/O here: see command.h. */
+ * protocol (reference §1). No I/O here: see command.h. */
 #include "server/command.h"
 
 #include "common/error_internal.h"
@@ -102,33 +101,6 @@ void dp_command_clear(dp_command_t *cmd) {
   free(cmd->args);
   free(cmd->storage);
   memset(cmd, 0, sizeof *cmd);
-}
-
-bool dp_command_is_complete(const char *buf, size_t len, bool one_read, dp_command_known_fn known,
-                            void *user) {
-  char small[256];
-  char *s = len < sizeof small ? small : malloc(len + 1);
-  if (s == NULL) return false;
-  size_t n = clean(buf, len, s);
-  bool complete = false;
-  char *bar = memchr(s, '|', n);
-  if (bar == NULL || (bar == s + n - 1 && memchr(s, '|', (size_t)(bar - s)) == NULL)) {
-    size_t name_len = bar == NULL ? n : (size_t)(bar - s);
-    complete = one_read && name_len > 0 && known(s, name_len, user);
-  } else {
-    /* Cheap test first: a JSON object ends with '}' (possibly then blanks). */
-    size_t end = n;
-    while (end > 0 && blank(s + end - 1, 1)) end--;
-    if (end > 0 && s[end - 1] == '}') {
-      size_t from = n; /* after the last '|' (s may hold NUL bytes: no strrchr) */
-      while (from > 0 && s[from - 1] != '|') from--;
-      json_t *obj = json_loadb(s + from, n - from, 0, NULL);
-      complete = json_is_object(obj);
-      json_decref(obj);
-    }
-  }
-  if (s != small) free(s);
-  return complete;
 }
 
 char *dp_command_escape(const char *in, size_t len, char *out, size_t size) {

@@ -1,5 +1,5 @@
 /* command.h - the command parser of the module server, kept apart from all
- * I/O so that it can be unit-tested and fuzzed on its own (fuzz/fuzz_command.c).
+ * I/O so that it can be unit-tested on its own.
  *
  * One command is the text between two terminators (see server.h for the
  * framing). It is cleaned as the Python server does (every "\r\n" pair and
@@ -34,17 +34,6 @@ int dp_command_parse(const char *msg, size_t len, dp_command_t *cmd);
 
 /* Releases what dp_command_parse() put in *cmd and zeroes it. */
 void dp_command_clear(dp_command_t *cmd);
-
-/* Is a registered (or built-in) command called `name` (`len` bytes)? */
-typedef bool (*dp_command_known_fn)(const char *name, size_t len, void *user);
-
-/* The framing rule for bytes that have no terminator yet: true when they form
- * a complete command, i.e. either a known name alone ("NAME" or "NAME|") and
- * `one_read` says all the bytes came in a single read (a sender that trickles
- * bytes one by one may still be typing a longer command), or a command whose
- * last piece is a complete JSON object. Pure; thread-safe. */
-bool dp_command_is_complete(const char *buf, size_t len, bool one_read, dp_command_known_fn known,
-                            void *user);
 
 /* Writes `len` bytes of possibly binary text into out (size > 0, always
  * NUL-terminated) for a log line: printable ASCII as is, everything else as

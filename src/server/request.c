@@ -19,7 +19,7 @@ dp_server_t *dp_request_server(const dp_request_t *req) {
 }
 
 uint64_t dp_request_client(const dp_request_t *req) {
-  return req->conn != NULL ? dp_conn_id(req->conn) : 0;
+  return req->conn != NULL ? req->conn->id : 0;
 }
 
 size_t dp_request_nargs(const dp_request_t *req) {
@@ -35,9 +35,11 @@ static json_t *value(const dp_request_t *req, const char *key) {
 }
 
 static void wrong_type(const dp_request_t *req, const char *key, const char *wanted) {
-  dp_logger_t *log = req->srv != NULL ? req->srv->log : dp_log_get("dareplane.server");
-  dp_log_warning(log, "%s: keyword argument %s is not %s; using the default", req->cmd->name, key,
-                 wanted);
+  static const char fmt[] = "%s: keyword argument %s is not %s; using the default";
+  if (req->conn != NULL) /* within the client's log budget */
+    dp_conn_log(req->conn, DP_LOG_WARNING, fmt, req->cmd->name, key, wanted);
+  else
+    dp_log_warning(dp_log_get("dareplane.server"), fmt, req->cmd->name, key, wanted);
 }
 
 bool dp_request_has(const dp_request_t *req, const char *key) {

@@ -26,6 +26,8 @@ struct dp_stop {
   uv_mutex_t mu;
   uv_cond_t cv;
   bool set;
+  void (*on_signal)(void *ctx); /* dp_stop_on_signal(): e.g. wakes an event loop */
+  void *on_signal_ctx;
 };
 
 struct dp_worker {
@@ -69,10 +71,19 @@ bool dp_stop_wait(dp_stop_t *stop, double seconds) {
   return set;
 }
 
+void dp_stop_on_signal(dp_stop_t *stop, void (*fn)(void *ctx), void *ctx) {
+  uv_mutex_lock(&stop->mu);
+  stop->on_signal = fn;
+  stop->on_signal_ctx = ctx;
+  if (stop->set && fn != NULL) fn(ctx);
+  uv_mutex_unlock(&stop->mu);
+}
+
 static void signal_stop(dp_stop_t *stop) {
   uv_mutex_lock(&stop->mu);
   stop->set = true;
   uv_cond_broadcast(&stop->cv);
+  if (stop->on_signal != NULL) stop->on_signal(stop->on_signal_ctx);
   uv_mutex_unlock(&stop->mu);
 }
 

@@ -58,7 +58,7 @@ static inline int receiver_on_frame(void *ctx, const char *json, size_t len) {
   }
   uv_mutex_unlock(&r->lock);
   dp_log_decoded_t d;
-  if (dp_log_frame_decode(json, len, &d) < 0) {
+  if (dp_log_frame_decode(json, len, DP_LOG_RENDER_MAX_DEFAULT, &d) < 0) {
     receiver_add(ctx, "!BAD frame");
     return -1;
   }

@@ -1,5 +1,5 @@
-/* test_command.c - the command parser, the framing rule for unterminated
- * bytes, the log escaping, and the argument accessors handlers see. */
+/* test_command.c - the command parser, the log escaping, and the argument
+ * accessors handlers see. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -92,35 +92,6 @@ static void rejected(void **state) {
   assert_int_equal(parse("X|{\"a\": \"\xff\"}", &c), DP_EPARSE); /* not UTF-8 */
 }
 
-static bool known(const char *name, size_t len, void *user) {
-  (void)user;
-  return (len == 2 && memcmp(name, "UP", 2) == 0) || (len == 4 && memcmp(name, "ECHO", 4) == 0);
-}
-
-static bool complete(const char *s, bool one_read) {
-  return dp_command_is_complete(s, strlen(s), one_read, known, NULL);
-}
-
-static void framing_rule(void **state) {
-  (void)state;
-  assert_true(complete("UP", true));
-  assert_true(complete("UP\r\n", true));
-  assert_true(complete("UP|", true));
-  assert_false(complete("UP", false)); /* trickled in: maybe more is coming */
-  assert_false(complete("U", true));
-  assert_false(complete("NOPE", true));
-  assert_false(complete("ECHO|{\"text\": \"h", true));
-  assert_true(complete("ECHO|{\"text\": \"hi\"}", false));
-  assert_true(complete("ECHO|{\"text\": \"hi\"}  ", true));
-  assert_false(complete("ECHO|{\"text\": \"}\"", true));
-  assert_false(complete("ECHO|x", true));
-  assert_false(complete("ECHO|[1]", true));
-  char big[600];
-  memset(big, 'A', sizeof big - 1);
-  big[sizeof big - 1] = '\0';
-  assert_false(complete(big, true)); /* longer than the stack buffer */
-}
-
 static void escaping(void **state) {
   (void)state;
   char out[16];
@@ -181,8 +152,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(bare_and_kwargs), cmocka_unit_test(positional_arguments),
       cmocka_unit_test(cleaning),        cmocka_unit_test(rejected),
-      cmocka_unit_test(framing_rule),    cmocka_unit_test(escaping),
-      cmocka_unit_test(accessors),
+      cmocka_unit_test(escaping),        cmocka_unit_test(accessors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

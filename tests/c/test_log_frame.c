@@ -4,6 +4,8 @@
  * input the log server must reject. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -210,7 +212,7 @@ static void reader_rejects_oversize_and_truncation(void **state) {
 
 static char *decode_msg(const char *json) {
   dp_log_decoded_t d;
-  int rc = dp_log_frame_decode(json, strlen(json), &d);
+  int rc = dp_log_frame_decode(json, strlen(json), DP_LOG_RENDER_MAX_DEFAULT, &d);
   if (rc < 0) return NULL;
   char *msg = strdup(d.msg);
   dp_log_decoded_free(&d);
@@ -231,7 +233,7 @@ static void decode_c_record_round_trip(void **state) {
   dp_textbuf_init(&b, NULL, 0);
   dp_log_frame_encode(&rec, &b);
   dp_log_decoded_t d;
-  assert_int_equal(dp_log_frame_decode(b.data + 4, b.len - 4, &d), 0);
+  assert_int_equal(dp_log_frame_decode(b.data + 4, b.len - 4, DP_LOG_RENDER_MAX_DEFAULT, &d), 0);
   assert_string_equal(d.name, "mod.area1");
   assert_string_equal(d.levelname, "INFO");
   assert_int_equal(d.levelno, DP_LOG_INFO);
@@ -264,7 +266,7 @@ static void decode_python_and_dash_quirks(void **state) {
       "\"1713889360.199748\",\"msecs\":\"199.0\",\"relativeCreated\":\"20730.786085128784\","
       "\"thread\":6158839808,\"threadName\":\"waitress-0\",\"taskName\":\"None\"}";
   dp_log_decoded_t d;
-  assert_int_equal(dp_log_frame_decode(dash, strlen(dash), &d), 0);
+  assert_int_equal(dp_log_frame_decode(dash, strlen(dash), DP_LOG_RENDER_MAX_DEFAULT, &d), 0);
   assert_string_equal(d.msg, "Exception on /_dash-update-component [POST]");
   assert_string_equal(d.levelname, "ERROR");
   assert_true(d.created == 1713889360.199748);
@@ -314,9 +316,170 @@ static void decode_rejects_bad_input(void **state) {
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     dp_log_decoded_t d;
-    assert_int_equal(dp_log_frame_decode(bad[i], strlen(bad[i]), &d), DP_EPARSE);
+    assert_int_equal(dp_log_frame_decode(bad[i], strlen(bad[i]), DP_LOG_RENDER_MAX_DEFAULT, &d),
+                     DP_EPARSE);
     assert_true(strlen(dp_error_detail()) > 10);
   }
+}
+
+/* ---- bounds: the format bomb and numbers from the network (issue 9) ------- */
+
+/* A JSON record whose msg is `rep` copies of `unit` and whose args are
+ * {"a": <n_value bytes of value_char>}. */
+static char *bomb_json(const char *unit, size_t rep, const char *value_unit, size_t value_rep) {
+  dp_textbuf_t b;
+  dp_textbuf_init(&b, NULL, 0);
+  dp_textbuf_puts(&b, "{\"msg\":\"");
+  for (size_t i = 0; i < rep; i++) dp_textbuf_puts(&b, unit);
+  dp_textbuf_puts(&b, "\",\"args\":{\"a\":\"");
+  for (size_t i = 0; i < value_rep; i++) dp_textbuf_puts(&b, value_unit);
+  dp_textbuf_puts(&b, "\"}}");
+  return dp_textbuf_take(&b);
+}
+
+/* Every byte of s belongs to a valid UTF-8 sequence. */
+static bool valid_utf8(const char *s) {
+  size_t n = strlen(s);
+  for (size_t i = 0; i < n;) {
+    size_t k = dp_utf8_sequence((const unsigned char *)s + i, n - i);
+    if (k == 0) return false;
+    i += k;
+  }
+  return true;
+}
+
+static void textbuf_never_grows_beyond_its_limit(void **state) {
+  (void)state;
+  dp_textbuf_t b;
+  dp_textbuf_init(&b, NULL, 0);
+  b.limit = 1000;
+  char chunk[300];
+  memset(chunk, 'x', sizeof chunk);
+  for (int i = 0; i < 100; i++) dp_textbuf_put(&b, chunk, sizeof chunk);
+  dp_textbuf_printf(&b, "%0500d", 1);
+  assert_int_equal(b.len, 1000);
+  assert_true(b.cap <= 1001);
+  assert_true(b.truncated);
+  dp_textbuf_free(&b);
+  /* a cut inside a character is trimmed back to its start */
+  dp_textbuf_init(&b, NULL, 0);
+  b.limit = 4;
+  dp_textbuf_puts(&b, "ab\xE2\x82\xAC"); /* "ab" + euro sign: cut after 2 of its 3 bytes */
+  dp_textbuf_trim_utf8(&b);
+  assert_int_equal(b.len, 2);
+  dp_textbuf_free(&b);
+}
+
+/* %(a)s repeated with a big value asks for about 80 MB; the message stops at
+ * the bound, says so, and the rest of the format is never worked through. */
+static void format_bomb_is_capped(void **state) {
+  (void)state;
+  char *json = bomb_json("%(a)s", 20000, "x", 4000);
+  size_t caps[] = {DP_LOG_RENDER_MIN, 65536, DP_LOG_RENDER_MAX_DEFAULT};
+  for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
+    dp_log_decoded_t d;
+    assert_int_equal(dp_log_frame_decode(json, strlen(json), caps[i], &d), 0);
+    size_t len = strlen(d.msg);
+    assert_true(len <= caps[i]);
+    assert_true(len > caps[i] - 100);
+    char note[80];
+    snprintf(note, sizeof note, "... [truncated: longer than %zu bytes]", caps[i]);
+    assert_string_equal(d.msg + len - strlen(note), note);
+    assert_true(strspn(d.msg, "x") == len - strlen(note));
+    dp_log_decoded_free(&d);
+  }
+  free(json);
+  /* the same with padding, with repr, with multi-byte characters, with a
+   * non-string msg: each stays within the bound and valid UTF-8 */
+  const char *units[][2] = {{"%(a)4096s", "y"}, {"%(a)r", "\\u0001"}, {"%(a)s", "\\u00e9"}};
+  for (size_t i = 0; i < 3; i++) {
+    json = bomb_json(units[i][0], 5000, units[i][1], 3001);
+    dp_log_decoded_t d;
+    assert_int_equal(dp_log_frame_decode(json, strlen(json), 10001, &d), 0);
+    assert_true(strlen(d.msg) <= 10001);
+    assert_non_null(strstr(d.msg, "... [truncated: longer than 10001 bytes]"));
+    assert_true(valid_utf8(d.msg));
+    dp_log_decoded_free(&d);
+    free(json);
+  }
+  dp_textbuf_t b;
+  dp_textbuf_init(&b, NULL, 0);
+  dp_textbuf_puts(&b, "{\"name\":[");
+  for (int i = 0; i < 3000; i++) dp_textbuf_puts(&b, i > 0 ? ",\"\\n\"" : "\"\\n\"");
+  dp_textbuf_puts(&b, "],\"msg\":[");
+  for (int i = 0; i < 3000; i++) dp_textbuf_puts(&b, i > 0 ? ",[1,2]" : "[1,2]");
+  dp_textbuf_puts(&b, "]}");
+  dp_log_decoded_t d;
+  assert_int_equal(dp_log_frame_decode(b.data, b.len, 1000, &d), 0);
+  assert_true(strlen(d.msg) <= 1000 && strlen(d.name) <= DP_LOG_FIELD_MAX);
+  assert_non_null(strstr(d.name, "... [truncated: longer than 4096 bytes]"));
+  dp_log_decoded_free(&d);
+  dp_textbuf_free(&b);
+}
+
+static void decode_line(const char *json, dp_log_decoded_t *d, char *line, size_t size) {
+  assert_int_equal(dp_log_frame_decode(json, strlen(json), DP_LOG_RENDER_MAX_DEFAULT, d), 0);
+  dp_textbuf_t b;
+  dp_textbuf_init(&b, NULL, 0);
+  dp_log_decoded_line(d, &b);
+  snprintf(line, size, "%s", b.data);
+  dp_textbuf_free(&b);
+}
+
+/* Numbers from a frame: out-of-range msecs falls back to the fraction of
+ * created, created and levelno out of range are refused with a reason, and
+ * nothing is converted outside its type's range (UBSan checks). */
+static void numbers_are_range_checked(void **state) {
+  (void)state;
+  dp_log_decoded_t d;
+  char line[256], want[256];
+  const char *msecs_bad[] = {"1e300", "-1e300", "-5", "1000", "\"1e300\""};
+  for (size_t i = 0; i < sizeof msecs_bad / sizeof msecs_bad[0]; i++) {
+    char json[160];
+    snprintf(json, sizeof json,
+             "{\"msg\":\"m\",\"levelno\":20,\"created\":1795461145.25,\"msecs\":%s}", msecs_bad[i]);
+    decode_line(json, &d, line, sizeof line);
+    dp_log_format_line(want, sizeof want, 1795461145.25, "None", DP_LOG_INFO, "m");
+    assert_string_equal(line, want); /* ,250 from created */
+    dp_log_decoded_free(&d);
+  }
+  static const struct {
+    const char *json, *why;
+  } bad[] = {
+      {"{\"created\":1e300}", "created 1e+300 is out of range"},
+      {"{\"created\":-1e13}", "created -1e+13 is out of range"},
+      {"{\"created\":\"1e300\"}", "created 1e+300 is out of range"},
+      {"{\"levelno\":1e300}", "levelno 1e+300 is out of range"},
+      {"{\"levelno\":-9223372036854775808}", "levelno -9.22337e+18 is out of range"},
+      {"{\"levelno\":99999999999999999999999}", "levelno 1e+23 is out of range"},
+      {"{\"msecs\":\"nan\"}", "msecs is not a number"},
+      {"{\"relativeCreated\":\"inf\"}", "relativeCreated is not a number"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    assert_int_equal(
+        dp_log_frame_decode(bad[i].json, strlen(bad[i].json), DP_LOG_RENDER_MAX_DEFAULT, &d),
+        DP_EPARSE);
+    if (strstr(dp_error_detail(), bad[i].why) == NULL)
+      fail_msg("%s: got '%s', want '%s'", bad[i].json, dp_error_detail(), bad[i].why);
+  }
+  /* the limits themselves are accepted */
+  decode_line("{\"msg\":\"m\",\"levelno\":1e9,\"created\":-1e12,\"msecs\":999.9}", &d, line,
+              sizeof line);
+  assert_int_equal(d.levelno, 1000000000);
+  assert_non_null(strstr(line, ",999 - None - Level 1000000000 - m"));
+  dp_log_decoded_free(&d);
+  /* %x of the smallest integer (its negation overflows) and a wide %f */
+  assert_msg("{\"msg\":\"%x %o\",\"args\":[-9223372036854775808,-9223372036854775808]}",
+             "-8000000000000000 -1000000000000000000000");
+  char *wide = decode_msg("{\"msg\":\"%.4096f\",\"args\":[1e308]}");
+  assert_non_null(wide);
+  assert_int_equal(strlen(wide), 309 + 1 + 4096);
+  free(wide);
+  /* asctime itself is defined for any double */
+  char stamp[48];
+  dp_log_format_asctime(stamp, sizeof stamp, 1e300, NAN);
+  dp_log_format_asctime(stamp, sizeof stamp, NAN, 1e300);
+  assert_string_equal(stamp + 19, ",999");
 }
 
 int main(void) {
@@ -330,6 +493,9 @@ int main(void) {
       cmocka_unit_test(decode_python_and_dash_quirks),
       cmocka_unit_test(decode_formats_args_like_python),
       cmocka_unit_test(decode_rejects_bad_input),
+      cmocka_unit_test(textbuf_never_grows_beyond_its_limit),
+      cmocka_unit_test(format_bomb_is_capped),
+      cmocka_unit_test(numbers_are_range_checked),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,6 +104,7 @@ static char *capture_stderr(void (*fn)(void)) {
   int saved = dup(2);
   dup2(fd, 2);
   fn();
+  assert_int_equal(dp_log_console_flush(10000), 0); /* the console writes from its own thread */
   fflush(stderr);
   dup2(saved, 2);
   close(saved);

@@ -1,10 +1,12 @@
 /* test_server.c - the server in-process (run on its own thread) driven with
  * the client library: greeting, built-ins, replies only to the asker,
  * callbacks from a worker thread to every client, handler errors with error
- * replies, thread and process workers through STOP (including one that
- * outlives the join timeout), a worker that ends by itself, and CLOSE.
- * The process workers are this program itself in a child mode (main), so
- * that the test needs no shell and runs on Windows as well. */
+ * replies, a handler that registers handlers and fails, a NUL after a name,
+ * a command split at every byte, thread and process workers through STOP
+ * (including one that outlives the join timeout), a worker that ends by
+ * itself, and CLOSE. Limits: test_server_limits.c. The process workers are
+ * this program itself in a child mode (main), so that the test needs no
+ * shell and runs on Windows as well. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include <cmocka.h>
 
 #include "confine_logs.h"
+#include "server_fixture.h"
 #include <uv.h>
 
 #include "common/error_internal.h"
@@ -44,6 +47,18 @@ static int failing(dp_request_t *req, void *user) {
   (void)req;
   (void)user;
   return dp_error_set(DP_EINVAL, "nope");
+}
+
+/* Registers enough commands to move the handler table, then fails. */
+static int add_then_fail(dp_request_t *req, void *user) {
+  (void)user;
+  dp_server_t *srv = dp_request_server(req);
+  for (int i = 0; i < 64; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "ADDED%zu", dp_server_count(srv));
+    assert_int_equal(dp_server_add(srv, name, echo, NULL, NULL), 0);
+  }
+  return dp_error_set(DP_EINVAL, "added and failed");
 }
 
 static int nwork(dp_request_t *req, void *user) {
@@ -111,16 +126,6 @@ static int work(dp_request_t *req, void *user) {
   return dp_request_start_thread(req, waiter, dp_request_server(req), NULL);
 }
 
-typedef struct {
-  dp_server_t *srv;
-  uv_thread_t thread;
-  int port;
-} fixture_t;
-
-static void run_server(void *arg) {
-  dp_server_run(arg);
-}
-
 static int setup(void **state) {
   fixture_t *f = calloc(1, sizeof *f);
   dp_server_opts_t o;
@@ -130,45 +135,23 @@ static int setup(void **state) {
   o.error_replies = true;
   o.join_timeout_s = 0.1;
   o.stop_grace_s = 0.5;
-  f->srv = dp_server_new(&o);
-  assert_non_null(f->srv);
-  assert_int_equal(dp_server_add(f->srv, "ECHO", echo, NULL, "echo"), 0);
-  assert_int_equal(dp_server_add(f->srv, "FAIL", failing, NULL, NULL), 0);
-  assert_int_equal(dp_server_add(f->srv, "NWORK", nwork, NULL, NULL), 0);
-  assert_int_equal(dp_server_add(f->srv, "WORK", work, NULL, NULL), 0);
-  assert_int_equal(dp_server_listen(f->srv), 0);
-  f->port = dp_server_port(f->srv);
-  assert_true(f->port > 0);
-  assert_int_equal(uv_thread_create(&f->thread, run_server, f->srv), 0);
+  dp_server_t *srv = dp_server_new(&o);
+  assert_non_null(srv);
+  assert_int_equal(dp_server_add(srv, "ECHO", echo, NULL, "echo"), 0);
+  assert_int_equal(dp_server_add(srv, "FAIL", failing, NULL, NULL), 0);
+  assert_int_equal(dp_server_add(srv, "NWORK", nwork, NULL, NULL), 0);
+  assert_int_equal(dp_server_add(srv, "WORK", work, NULL, NULL), 0);
+  assert_int_equal(dp_server_add(srv, "ADDER", add_then_fail, NULL, NULL), 0);
+  fixture_start(f, srv);
   *state = f;
   return 0;
 }
 
 static int teardown(void **state) {
   fixture_t *f = *state;
-  dp_server_close(f->srv);
-  uv_thread_join(&f->thread);
-  dp_server_free(f->srv);
+  fixture_stop(f);
   free(f);
   return 0;
-}
-
-static dp_client_t *connect_to(fixture_t *f) {
-  dp_client_opts_t o;
-  dp_client_opts_init(&o);
-  o.port = f->port;
-  dp_client_t *c = dp_client_connect(&o);
-  assert_non_null(c);
-  return c;
-}
-
-/* Sends cmd and checks the reply is exactly `expected`. */
-static void expect(dp_client_t *c, const char *cmd, const char *expected) {
-  char *reply;
-  size_t len;
-  assert_int_equal(dp_client_request(c, cmd, &reply, &len, 5.0), 0);
-  assert_string_equal(reply, expected);
-  free(reply);
 }
 
 static void wait_workers(dp_client_t *c, const char *count) {
@@ -192,10 +175,10 @@ static void registration_rules(void **state) {
   assert_int_equal(dp_server_add(f->srv, "A B", echo, NULL, NULL), DP_EINVAL);
   assert_int_equal(dp_server_add(f->srv, "", echo, NULL, NULL), DP_EINVAL);
   assert_int_equal(dp_server_add(f->srv, "X", NULL, NULL, NULL), DP_EINVAL);
-  assert_int_equal(dp_server_count(f->srv), 4);
+  assert_int_equal(dp_server_count(f->srv), 5);
   assert_string_equal(dp_server_command_name(f->srv, 0), "ECHO");
   assert_string_equal(dp_server_command_help(f->srv, 1), "");
-  assert_null(dp_server_command_name(f->srv, 4));
+  assert_null(dp_server_command_name(f->srv, 5));
 }
 
 static void builtins_and_replies(void **state) {
@@ -206,8 +189,8 @@ static void builtins_and_replies(void **state) {
   char **names;
   size_t n;
   assert_int_equal(dp_client_get_pcomms(b, &names, &n, 5.0), 0);
-  const char *want[] = {"ECHO", "FAIL", "NWORK", "WORK", "STOP", "CLOSE"};
-  assert_int_equal(n, 6);
+  const char *want[] = {"ECHO", "FAIL", "NWORK", "WORK", "ADDER", "STOP", "CLOSE"};
+  assert_int_equal(n, 7);
   for (size_t i = 0; i < n; i++) assert_string_equal(names[i], want[i]);
   dp_client_free_list(names, n);
   expect(a, "ECHO|{\"text\": \"to a\"}", "to a");
@@ -239,6 +222,50 @@ static void builtins_and_replies(void **state) {
   dp_client_close(b);
 }
 
+/* A handler may register commands (from the loop thread) and then fail: the
+ * error reply once read the handler table that registering had moved. */
+static void handler_that_registers_and_fails(void **state) {
+  fixture_t *f = *state;
+  dp_client_t *a = connect_to(f);
+  expect(a, "ADDER", "ERROR ADDER failed: added and failed\n");
+  expect(a, "ADDED68|{\"text\": \"new\"}", "new");
+  dp_client_close(a);
+}
+
+/* "ECHO\0A" without terminator once made the name lookup read past the
+ * stored name; a NUL inside a command is invalid input. */
+static void nul_after_a_name(void **state) {
+  fixture_t *f = *state;
+  dp_client_t *a = connect_to(f);
+  char *reply;
+  size_t len;
+  assert_int_equal(dp_client_send_raw(a, "ECHO\0A", 6), 0);
+  assert_int_equal(dp_client_recv(a, &reply, &len, 0.1), DP_ETIMEDOUT); /* waits for ';' */
+  expect(a, ";", "ERROR command contains a NUL byte\n");
+  expect(a, "UP", "1");
+  dp_client_close(a);
+}
+
+/* A command split at every byte, with a pause after the first part, runs
+ * once and whole: nothing runs before the terminator. */
+static void split_at_every_byte(void **state) {
+  fixture_t *f = *state;
+  dp_client_t *a = connect_to(f);
+  const char cmd[] = "ECHO|{\"text\": \"whole\"};";
+  for (size_t k = 1; k < sizeof cmd - 1; k++) {
+    char *reply;
+    size_t len;
+    assert_int_equal(dp_client_send_raw(a, cmd, k), 0);
+    /* the pause (longer than the 50 ms after which bytes used to run) */
+    assert_int_equal(dp_client_recv(a, &reply, &len, 0.06), DP_ETIMEDOUT);
+    assert_int_equal(dp_client_send_raw(a, cmd + k, sizeof cmd - 1 - k), 0);
+    assert_int_equal(dp_client_recv(a, &reply, &len, 5.0), 0);
+    assert_string_equal(reply, "whole");
+    free(reply);
+  }
+  dp_client_close(a);
+}
+
 static void workers_and_callbacks(void **state) {
   fixture_t *f = *state;
   dp_client_t *a = connect_to(f), *b = connect_to(f);
@@ -252,24 +279,14 @@ static void workers_and_callbacks(void **state) {
   assert_int_equal(dp_client_send(a, "WORK|{\"kind\": \"stubborn\"}"), 0);
   wait_workers(a, "3");
   /* the server's console log goes to a file for the STOP */
-  char log_path[1024];
-  temp_path(log_path, sizeof log_path, "dp_test_server_log_XXXXXX");
-  int log_fd = mkstemp(log_path), saved_stderr = dup(2);
-  assert_true(log_fd >= 0 && saved_stderr >= 0);
-  dup2(log_fd, 2);
-  dp_logger_set_level(dp_log_get("dareplane.server"), DP_LOG_INFO);
-  dp_log_set_console(true);
+  console_capture_t cap;
+  capture_console(&cap);
   assert_int_equal(dp_client_send(a, "STOP"), 0);
   wait_workers(a, "0");
-  dp_log_set_console(false);
-  dp_logger_set_level(dp_log_get("dareplane.server"), DP_LOG_NOTSET);
-  fflush(stderr);
-  dup2(saved_stderr, 2);
-  close(saved_stderr);
+  FILE *log = release_console(&cap);
   char text[8192] = "";
-  long got = test_read_from_start(log_fd, text, sizeof text);
-  close(log_fd);
-  remove(log_path);
+  size_t got = fread(text, 1, sizeof text - 1, log);
+  fclose(log);
   assert_true(got > 0);
   assert_non_null(strstr(text, "did not end within 0.1 s of STOP")); /* the stubborn one */
   assert_non_null(strstr(text, "ended (late)"));
@@ -384,6 +401,9 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(registration_rules, setup, teardown),
       cmocka_unit_test_setup_teardown(builtins_and_replies, setup, teardown),
+      cmocka_unit_test_setup_teardown(handler_that_registers_and_fails, setup, teardown),
+      cmocka_unit_test_setup_teardown(nul_after_a_name, setup, teardown),
+      cmocka_unit_test_setup_teardown(split_at_every_byte, setup, teardown),
       cmocka_unit_test_setup_teardown(workers_and_callbacks, setup, teardown),
       cmocka_unit_test_setup_teardown(shutdown_with_live_workers, setup, teardown_closed),
       cmocka_unit_test(unused_server_frees),

@@ -25,9 +25,10 @@ def module_env() -> dict:
     return env
 
 
-def start_example(procs, port: int, *extra, stderr=None):
-    """Starts dp-example-module on `port` and waits until it listens."""
-    kw = {"env": module_env()}
+def start_example(procs, port: int, *extra, stderr=None, **kw):
+    """Starts dp-example-module on `port` and waits until it listens (kw:
+    more arguments for Popen)."""
+    kw["env"] = module_env()
     if stderr is not None:
         kw["stderr"] = stderr
     p = procs.start([EXAMPLE, f"--port={port}", "--loglevel=INFO", *extra], **kw)

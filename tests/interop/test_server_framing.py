@@ -1,6 +1,7 @@
 """Framing of dp-example-module's command stream however TCP splits it: one
 byte per send, many commands in one segment, telnet's \\r\\n, commands
-without a terminator, and a command split across segments (server.h)."""
+that wait for their terminator, and a command split across segments, at
+every byte, with pauses (server.h)."""
 import socket
 
 import pytest
@@ -40,13 +41,26 @@ def test_telnet_line_endings(client):
     assert client.request(b"\xc2UP\r\n", b"1") == b"1"  # 0xC2 is dropped
 
 
-def test_missing_terminators(client):
-    assert client.request(b"UP", b"1") == b"1"  # a known name alone runs at once
-    assert client.request(b'ECHO|{"text": "no end"}', b"no end") == b"no end"
-    assert client.request(b"GET_PCOMMS", PCOMMS) == PCOMMS
-    # unknown name without terminator: handled after the idle time, as Python would
-    expected = b"ERROR unknown command NOPE\n"
-    assert client.request(b"NOPE", expected) == expected
+def test_unterminated_commands_wait_for_their_terminator(client):
+    """Nothing runs before ';' or a newline, however long the pause: this is
+    what dareplane_utils 0.0.24 requires, and what keeps a command whole."""
+    for cmd, reply in ((b"UP", b"1"), (b'ECHO|{"text": "no end"}', b"no end"),
+                       (b"GET_PCOMMS", PCOMMS), (b"NOPE", b"ERROR unknown command NOPE\n")):
+        client.send(cmd)
+        assert client.silent_for(0.2)
+        assert client.request(b";", reply) == reply
+
+
+@pytest.mark.parametrize("cmd,reply", [(b"UP;", b"1"),
+                                       (b'ECHO|{"text": "split"};', b"split")])
+def test_split_at_every_byte_with_pauses(client, cmd, reply):
+    """Each split point, with a pause longer than the 50 ms after which
+    unterminated bytes used to run: exactly one reply, never an error."""
+    for k in range(1, len(cmd)):
+        client.send(cmd[:k])
+        assert client.silent_for(0.06)
+        assert client.request(cmd[k:], reply) == reply
+    assert client.silent_for(0.1)
 
 
 def test_command_split_across_segments(client):

@@ -1,0 +1,61 @@
+/* time.h - the clock of LSL timestamps and sleeps that are never early.
+ *
+ * dp_now() reads the clock liblsl's local_clock() reads on this platform
+ * (CLOCK_MONOTONIC on Linux, in seconds as a double), so a module can compare
+ * its own times with LSL timestamps (an interop test checks they agree with
+ * pylsl.local_clock() within 1 ms).
+ *
+ * The sleeps never return before their deadline. They sleep in the kernel on
+ * an absolute deadline (no drift from repeated relative sleeps) until a short
+ * spin window before it, then spin on the clock for the rest: late by about
+ * the clock's read time, with the CPU busy only for the window. The window
+ * is tunable (dp_sleep_set_spin); default DP_SLEEP_SPIN_DEFAULT_S. A sleep
+ * shorter than the window is a pure spin.
+ *
+ * Thread-safety: every function is thread-safe. Errors: none can fail; a
+ * deadline in the past (or NaN) returns at once; one more than 1e9 s away
+ * (+infinity) is taken as 1e9 s, i.e. until stopped for the _stop variants. */
+#ifndef DAREPLANE_TIME_H
+#define DAREPLANE_TIME_H
+
+#include <stdbool.h>
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The stop signal of a server thread worker (dareplane/server.h). */
+typedef struct dp_stop dp_stop_t;
+
+/* Default spin window before a deadline, in seconds (200 us). */
+#define DP_SLEEP_SPIN_DEFAULT_S 0.0002
+
+/* Seconds on the monotonic clock liblsl uses (arbitrary origin). */
+DP_EXTERN double dp_now(void);
+
+/* Sleeps `s` seconds (s <= 0 or NaN: returns at once). */
+DP_EXTERN void dp_sleep_s(double s);
+
+/* Sleeps until dp_now() >= t. The base of drift-free loops:
+ * `for (t = dp_now();; ) { work(); t += dt; dp_sleep_until(t); }` */
+DP_EXTERN void dp_sleep_until(double t);
+
+/* Like dp_sleep_until(), but returns at once (within the kernel's wake-up
+ * time) when `stop` is signalled from another thread, e.g. by the module's
+ * STOP. Returns true when stopped (also when it already was), false when
+ * the deadline was reached. stop NULL: a plain dp_sleep_until(). */
+DP_EXTERN bool dp_sleep_until_stop(double t, dp_stop_t *stop);
+DP_EXTERN bool dp_sleep_s_stop(double s, dp_stop_t *stop);
+
+/* Sets the spin window for every later sleep of the process (seconds, 0 to
+ * 0.01; values outside are clamped; NaN keeps the old one), and reads it.
+ * A longer window costs CPU and buys punctuality under load. */
+DP_EXTERN void dp_sleep_set_spin(double s);
+DP_EXTERN double dp_sleep_spin(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DAREPLANE_TIME_H */
