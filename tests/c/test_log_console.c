@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "dareplane/log.h"
+#include "test_platform.h"
 
 /* ---- stderr into a pipe, drained by a thread on demand -------------------- */
 
@@ -31,7 +32,7 @@ typedef struct capture {
 static void capture_start(capture_t *c) {
   memset(c, 0, sizeof *c);
   int fds[2];
-  assert_int_equal(pipe(fds), 0);
+  assert_int_equal(test_pipe(fds), 0);
   fflush(stderr);
   c->saved = dup(2);
   assert_true(dup2(fds[1], 2) == 2);
@@ -212,7 +213,7 @@ static void long_lines_are_cut_and_marked(void **state) {
 int main(void) {
   dp_log_set_network_handler(false);
   dp_log_set_console(true);
-  setenv("NO_COLOR", "1", 1);
+  test_setenv("NO_COLOR", "1");
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(threads_log_first_lines_at_once), /* first: the colour decision */
       cmocka_unit_test(undrained_stderr_never_blocks),

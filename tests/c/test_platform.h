@@ -6,15 +6,18 @@
 #ifndef DP_TEST_PLATFORM_H
 #define DP_TEST_PLATFORM_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #ifdef _WIN32
+#include <fcntl.h>
 #include <io.h>
 #include <winsock2.h>
 typedef SOCKET test_socket_t;
 #define TEST_NO_SOCKET INVALID_SOCKET
 #define MSG_NOSIGNAL   0 /* Windows raises no signal on a closed socket */
+#define poll           WSAPoll
 typedef int socklen_t;
 static inline void test_socket_close(test_socket_t s) {
   closesocket(s);
@@ -23,15 +26,24 @@ static inline void test_sockets_init(void) {
   WSADATA wsa;
   WSAStartup(MAKEWORD(2, 2), &wsa);
 }
+/* The last socket call failed because the peer reset the connection. */
+static inline bool test_socket_was_reset(void) {
+  return WSAGetLastError() == WSAECONNRESET;
+}
 static inline void test_setenv(const char *name, const char *value) {
   _putenv_s(name, value);
 }
 static inline void test_unsetenv(const char *name) {
   _putenv_s(name, ""); /* an empty value removes it */
 }
+static inline int test_pipe(int fds[2]) {
+  return _pipe(fds, 65536, _O_BINARY);
+}
 #else
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 typedef int test_socket_t;
@@ -40,11 +52,17 @@ static inline void test_socket_close(test_socket_t s) {
   close(s);
 }
 static inline void test_sockets_init(void) {}
+static inline bool test_socket_was_reset(void) {
+  return errno == ECONNRESET;
+}
 static inline void test_setenv(const char *name, const char *value) {
   setenv(name, value, 1);
 }
 static inline void test_unsetenv(const char *name) {
   unsetenv(name);
+}
+static inline int test_pipe(int fds[2]) {
+  return pipe(fds);
 }
 #endif
 
