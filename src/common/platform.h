@@ -42,8 +42,7 @@ static inline void dp_atfork(void (*prepare)(void), void (*parent)(void), void (
   (void)child;
 }
 
-static inline void dp_block_sigpipe(void) {
-}
+static inline void dp_block_sigpipe(void) {}
 
 static inline bool dp_console_takes_colour(void) {
   HANDLE h = GetStdHandle(STD_ERROR_HANDLE);

@@ -35,7 +35,7 @@ static void capture_start(capture_t *c) {
   assert_int_equal(test_pipe(fds), 0);
   fflush(stderr);
   c->saved = dup(2);
-  assert_true(dup2(fds[1], 2) == 2);
+  assert_true(dup2(fds[1], 2) >= 0); /* 2 on POSIX, 0 on Windows */
   close(fds[1]);
   c->rd = fds[0];
 }
