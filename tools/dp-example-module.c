@@ -120,7 +120,7 @@ static int setup(dp_server_t *srv, const dp_module_t *mod, void *user) {
  * waits for it. Both are detached processes (own group, no console), which
  * on Windows does not take them out of the worker's Job Object. */
 static int spawn_mode(int argc, char **argv) {
-  double seconds = argc > 2 ? atof(argv[2]) : 0;
+  double seconds = argc > 2 ? strtod(argv[2], NULL) : 0;
   if (strcmp(argv[1], "--spawn-sleep") == 0) {
     uv_sleep((unsigned)(seconds * 1000.0));
     return 0;

@@ -269,6 +269,10 @@ void dp_log_set_console_limit(size_t bytes) {
   if (bytes > 0) atomic_store(&max_bytes, bytes < 4096 ? 4096 : bytes);
 }
 
+void dp_log_console_prepare(void) {
+  uv_once(&cq_once, cq_init);
+}
+
 int dp_log_console_flush(unsigned timeout_ms) {
   uv_once(&cq_once, cq_init);
   int rc = 0;

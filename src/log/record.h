@@ -44,6 +44,13 @@ void dp_log_console_emit(const dp_log_record_t *rec);
  * is dropped and counted. */
 void dp_log_console_line(int level, const char *prefix, size_t prefix_len, const char *msg);
 
+/* Sets up the console queue (once; later calls do nothing). The network
+ * handler calls it before its sender thread exists: the set-up registers an
+ * exit handler, and on Windows a thread that registers one while the main
+ * thread runs the exit handlers (joining that thread) deadlocks in the C
+ * runtime. */
+void dp_log_console_prepare(void);
+
 /* The ANSI colour of a level's prefix on a terminal (colorlog's defaults as
  * dareplane_utils configures them: DEBUG cyan, INFO green, WARNING yellow,
  * ERROR red, CRITICAL red on white). */
