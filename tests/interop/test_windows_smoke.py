@@ -79,6 +79,8 @@ def start_module(procs, port: int, log_port: int):
 
 
 def control_room(port: int) -> SocketCommunicator:
+    """The control room's connection (it ends every command with ';', as
+    ModuleConnection.send_message does)."""
     comm = SocketCommunicator(ip="127.0.0.1", port=port, name="win-example", retry_after_s=0.2,
                               max_connect_retries=50, logger=logging.getLogger("control_room"))
     comm.connect()
@@ -102,7 +104,7 @@ def spawn_tree(comm: SocketCommunicator, leftovers: list) -> str:
     waits for the program and its grandchild."""
     seconds = f"{random.randint(300, 899)}.{random.randint(100, 999)}"
     leftovers.append(seconds)
-    comm.send(f'SPAWN|{{"seconds": {seconds}}}'.encode())
+    comm.send(f'SPAWN|{{"seconds": {seconds}}};'.encode())
     helpers.wait_until(lambda: len(processes_with(seconds)) == 2, START_S,
                        what="--spawn-tree and --spawn-sleep under Wine")
     return seconds
@@ -116,15 +118,15 @@ def test_control_room_log_server_and_stop(procs, tmp_path, leftovers):
     helpers.wait_for_port(log_port)
     module = start_module(procs, port, log_port)
     comm = control_room(port)
-    comm.send(b"GET_PCOMMS")
+    comm.send(b"GET_PCOMMS;")
     pcomms = reply(comm, b"CLOSE")
     for name in (b"ECHO", b"COUNT", b"SPAWN", b"CALLBACK", b"STOP", b"CLOSE"):
         assert name in pcomms
-    comm.send(b"UP")
+    comm.send(b"UP;")
     assert reply(comm, b"1") == b"1"
 
     token = spawn_tree(comm, leftovers)
-    comm.send(b"STOP")
+    comm.send(b"STOP;")
     helpers.wait_until(lambda: not processes_with(token), 20.0,
                        what="the worker tree (and its detached grandchild) to end after STOP")
 
@@ -135,7 +137,7 @@ def test_control_room_log_server_and_stop(procs, tmp_path, leftovers):
             "dareplane.server - INFO - Closing process tree of SPAWN",
             "is gone",
         )), 20.0, what="the Windows module's records in the Python log server's file")
-    comm.send(b"CLOSE")
+    comm.send(b"CLOSE;")
     assert module.wait(30) == 0
     comm.disconnect()
 
