@@ -99,39 +99,49 @@ static dp_proc_tree_t *start(uv_loop_t *loop, const char *mode, const char *file
   return t;
 }
 
-static void stop_ends_the_whole_tree(void **state) {
-  (void)state;
+/* One tree under test: its loop, what it reported, its grandchild. */
+typedef struct {
   uv_loop_t loop;
-  uv_loop_init(&loop);
+  seen_t seen;
+  dp_proc_tree_t *tree;
+  int grandchild;
+} run_t;
+
+/* Starts this program in `mode` and waits for its grandchild's pid. */
+static void begin(run_t *r, const char *mode) {
+  memset(r, 0, sizeof *r);
+  uv_loop_init(&r->loop);
   char file[1024];
   temp_name(file, sizeof file);
-  seen_t seen = {0};
-  dp_proc_tree_t *t = start(&loop, "child-tree", file, &seen);
-  int grandchild = grandchild_pid(&loop, file);
-  assert_int_equal(uv_kill(grandchild, 0), 0); /* alive, outside its parent's group */
-  dp_proc_tree_stop(t);
-  run_until(&loop, &seen.gone);
-  assert_true(seen.gone_after_exited);
-  assert_int_equal(uv_kill(grandchild, 0), UV_ESRCH);
-  assert_int_equal(uv_loop_close(&loop), 0);
+  r->tree = start(&r->loop, mode, file, &r->seen);
+  r->grandchild = grandchild_pid(&r->loop, file);
+}
+
+/* Waits for `gone` (after `exited`); the grandchild must be gone too. */
+static void end(run_t *r) {
+  run_until(&r->loop, &r->seen.gone);
+  assert_true(r->seen.gone_after_exited);
+  assert_int_equal(uv_kill(r->grandchild, 0), UV_ESRCH);
+  assert_int_equal(uv_loop_close(&r->loop), 0);
+}
+
+static void stop_ends_the_whole_tree(void **state) {
+  (void)state;
+  run_t r;
+  begin(&r, "child-tree");
+  assert_int_equal(uv_kill(r.grandchild, 0), 0); /* alive, outside its parent's group */
+  dp_proc_tree_stop(r.tree);
+  end(&r);
 }
 
 static void orphans_are_reported_and_ended(void **state) {
   (void)state;
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  char file[1024];
-  temp_name(file, sizeof file);
-  seen_t seen = {0};
-  start(&loop, "child-orphan", file, &seen);
-  int grandchild = grandchild_pid(&loop, file);
-  run_until(&loop, &seen.exited);
-  assert_int_equal(seen.status, 3);
-  assert_true(seen.rest_left);
-  run_until(&loop, &seen.gone);
-  assert_true(seen.gone_after_exited);
-  assert_int_equal(uv_kill(grandchild, 0), UV_ESRCH);
-  assert_int_equal(uv_loop_close(&loop), 0);
+  run_t r;
+  begin(&r, "child-orphan");
+  run_until(&r.loop, &r.seen.exited);
+  assert_int_equal(r.seen.status, 3);
+  assert_true(r.seen.rest_left);
+  end(&r);
 }
 
 /* The child modes. child-tree and child-orphan start a detached grandchild
