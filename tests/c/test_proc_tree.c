@@ -165,6 +165,9 @@ static int child_main(int argc, char **argv) {
   FILE *f = fopen(tmp, "w");
   if (f == NULL || fprintf(f, "%d\n", proc.pid) < 0 || fclose(f) != 0 || rename(tmp, argv[2]) != 0)
     return 2;
+  uv_close((uv_handle_t *)&proc, NULL); /* the grandchild runs on, unwatched */
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
   if (strcmp(argv[1], "child-orphan") == 0) return 3;
   uv_sleep(30000);
   return 0;
