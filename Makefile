@@ -13,6 +13,8 @@
 #   make lint    clang-format check and clang-tidy
 #   make docs    API reference (Doxygen) into $(BUILD)/docs/html
 #   make package Debian packages (.deb) into $(BUILD)/packages
+#   make windows, make test-windows   cross-build for Windows (mingw-w64), and run
+#                the C unit tests and an interop smoke test under Wine
 #
 # Build directories can be moved with BUILD=..., so two checkouts or two
 # people never share one.
@@ -21,6 +23,7 @@ ASAN_BUILD  ?= $(BUILD)-asan
 TSAN_BUILD  ?= $(BUILD)-tsan
 FUZZ_BUILD  ?= $(BUILD)-fuzz
 BENCH_BUILD ?= $(BUILD)-release
+WIN_BUILD   ?= $(BUILD)-windows
 VENV        ?= .venv
 FUZZ_SECONDS ?= 15
 PY          := $(CURDIR)/$(VENV)/bin/python
@@ -38,8 +41,8 @@ export DP_LSL_LIB
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
 .PHONY: all deps build asan tsan fuzz-build test test-c test-asan test-tsan test-valgrind \
-        test-fuzz fuzz-long test-py demo bench bench-build bench-check lint format clean docs \
-        docs-check package
+        test-fuzz fuzz-long test-py demo windows test-windows package-windows bench bench-build \
+        bench-check lint format clean docs docs-check package
 
 all: build
 
@@ -133,6 +136,54 @@ demo: build
 
 # REPEATS: how often each suite runs (median and spread are reported).
 REPEATS ?= 3
+# ---- Windows: cross-built with mingw-w64, tested under Wine -----------------
+# $(WIN_BUILD)/deps holds libuv, jansson and cmocka built from Debian's source
+# packages (scripts/windows-deps.sh); $(WIN_BUILD)/wine is the Wine prefix.
+WIN_ENV := PKG_CONFIG_LIBDIR=$(CURDIR)/$(WIN_BUILD)/deps/lib/pkgconfig \
+  WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wine WINEDEBUG=-all WINEARCH=win64
+$(WIN_BUILD)/deps/.ready:
+	scripts/windows-deps.sh $(WIN_BUILD)/deps
+	touch $@
+$(WIN_BUILD)/build/CMakeCache.txt: $(WIN_BUILD)/deps/.ready
+	$(WIN_ENV) cmake -S . -B $(WIN_BUILD)/build -G Ninja -DDP_WERROR=ON \
+	  -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/mingw-w64-x86_64.cmake \
+	  -DDP_WINDOWS_PREFIX=$(CURDIR)/$(WIN_BUILD)/deps -DDP_BUILD_BENCH=OFF
+windows: $(WIN_BUILD)/build/CMakeCache.txt
+	$(WIN_ENV) cmake --build $(WIN_BUILD)/build
+# liblsl for Windows: the lsl.dll of pylsl's Windows wheel (the version the
+# test venv pins), for the smoke test under Wine. Nothing of it is committed.
+WIN_LSL := $(WIN_BUILD)/lsl/lsl.dll
+$(WIN_LSL): tests/interop/requirements.txt | build
+	rm -rf $(WIN_BUILD)/lsl && mkdir -p $(WIN_BUILD)/lsl
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --platform win_amd64 \
+	  --python-version 3.11 -d $(WIN_BUILD)/lsl \
+	  "$$(grep -i '^pylsl==' tests/interop/requirements.txt)"
+	$(PY) -c "import glob, zipfile; z = zipfile.ZipFile(glob.glob('$(WIN_BUILD)/lsl/*.whl')[0]); \
+	  open('$@', 'wb').write(z.read('pylsl/lib/lsl.dll'))"
+# The zip for Windows users: DLL, import libraries (MinGW .dll.a, MSVC .lib),
+# static library with the libuv and jansson it needs, headers, tools,
+# dareplane.pc, CMake package; checked by building a consumer from it.
+DP_VERSION := $(shell awk '/^\#define DP_VERSION_(MAJOR|MINOR|PATCH) / {printf "%s%s", s, $$3; s="."}' \
+  include/dareplane/common.h)
+WIN_PKG := dareplane-$(DP_VERSION)-windows-x86_64
+package-windows: windows
+	rm -rf $(WIN_BUILD)/package && mkdir -p $(WIN_BUILD)/package
+	$(WIN_ENV) cmake --install $(WIN_BUILD)/build --prefix $(WIN_BUILD)/package/$(WIN_PKG) >/dev/null
+	mkdir -p $(WIN_BUILD)/package/$(WIN_PKG)/share/doc/dareplane
+	cp README.md LICENSE $(WIN_BUILD)/package/$(WIN_PKG)/share/doc/dareplane/
+	cp $(WIN_BUILD)/deps/src/libuv1-*/LICENSE $(WIN_BUILD)/package/$(WIN_PKG)/share/doc/dareplane/LICENSE.libuv
+	cp $(WIN_BUILD)/deps/src/jansson-*/LICENSE $(WIN_BUILD)/package/$(WIN_PKG)/share/doc/dareplane/LICENSE.jansson
+	cd $(WIN_BUILD)/package && $(PY) -c "import shutil; shutil.make_archive('$(WIN_PKG)', 'zip', '.', '$(WIN_PKG)')"
+	$(WIN_ENV) PY=$(PY) tests/install/check_windows_zip.sh $(CURDIR) $(WIN_BUILD)/package/$(WIN_PKG).zip
+	@echo "package-windows: $(WIN_BUILD)/package/$(WIN_PKG).zip"
+# Every C unit test under Wine, then the interop smoke test: Linux-side
+# Python peers against the Windows programs over loopback.
+test-windows: windows $(WIN_LSL)
+	$(WIN_ENV) ctest --test-dir $(WIN_BUILD)/build --output-on-failure
+	$(WIN_ENV) DP_WIN_BIN_DIR=$(CURDIR)/$(WIN_BUILD)/build/bin DP_WIN_LSL_LIB=$(CURDIR)/$(WIN_LSL) \
+	  $(PY) -m pytest -q tests/interop/test_windows_smoke.py
+	@$(MAKE) --no-print-directory package-windows
+
 bench: bench-build
 	DP_BIN_DIR=$(CURDIR)/$(BENCH_BUILD)/bin $(PY) bench/run.py --repeats $(REPEATS) \
 	  --report docs/benchmarks.md --plots docs/img
@@ -148,7 +199,8 @@ lint: build
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 	@echo "clang-tidy (its 'N warnings generated' notes about system headers: $(BUILD)/clang-tidy.log)"
 	clang-tidy -p $(BUILD) --quiet \
-	  $$(git ls-files 'src/*.c' 'tools/*.c' 'examples/*.c' 'docs/*.c' 'modules/*.c') \
+	  $$(git ls-files 'src/*.c' 'tools/*.c' 'examples/*.c' 'docs/*.c' 'modules/*.c' \
+	    | grep -v '_win\.c$$') \
 	  2>$(BUILD)/clang-tidy.log
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -9,6 +9,9 @@
  *         {"ignore_term": true}         ... with SIGTERM ignored by the whole tree
  *         {"detach": true}              ... and one more sleep that left for a
  *                                       session of its own (setsid), orphaned
+ *                                       (Windows has no sh: this program
+ *                                       --spawn-tree S -> --spawn-sleep S, both
+ *                                       detached processes; no SIGTERM there)
  *   CALLBACK|{"target": "m", "pcomm": "START", "payload": "{}"}
  *                                       sends "m|START|{}" to every client */
 #include "dareplane/log.h"
@@ -19,8 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 static dp_logger_t *lg;
+static char self[1024]; /* this program, for the Windows SPAWN tree */
 
 static int echo(dp_request_t *req, void *user) {
   const char *prefix = user; /* the module flag --echo_prefix */
@@ -72,7 +77,14 @@ static int spawn(dp_request_t *req, void *user) {
   /* the leader shell forks a subshell (child) that runs sleep (grandchild) */
   snprintf(script, sizeof script, "%s%s(sleep %.3f; true) & wait",
            ignore_term ? "trap '' TERM; " : "", detached, seconds);
+#ifdef _WIN32
+  (void)script;
+  char secs[32];
+  snprintf(secs, sizeof secs, "%.3f", seconds);
+  const char *argv[] = {self, "--spawn-tree", secs, detach ? "detach" : "stay", NULL};
+#else
   const char *argv[] = {"/bin/sh", "-c", script, NULL};
+#endif
   int pid = 0;
   int rc = dp_request_start_process(req, argv, NULL, NULL, &pid);
   if (rc == 0) dp_log_info(lg, "SPAWN started process %d", pid);
@@ -103,7 +115,29 @@ static int setup(dp_server_t *srv, const dp_module_t *mod, void *user) {
   return rc;
 }
 
+/* --spawn-sleep S: sleeps S seconds. --spawn-tree S detach|stay: starts
+ * --spawn-sleep S (and one more it does not wait for, with detach) and
+ * waits for it. Both are detached processes (own group, no console), which
+ * on Windows does not take them out of the worker's Job Object. */
+static int spawn_mode(int argc, char **argv) {
+  double seconds = argc > 2 ? strtod(argv[2], NULL) : 0;
+  if (strcmp(argv[1], "--spawn-sleep") == 0) {
+    uv_sleep((unsigned)(seconds * 1000.0));
+    return 0;
+  }
+  char *sleep_argv[] = {self, "--spawn-sleep", argc > 2 ? argv[2] : "0", NULL};
+  uv_process_options_t o = {.file = self, .args = sleep_argv, .flags = UV_PROCESS_DETACHED};
+  uv_process_t child, orphan;
+  if (argc > 3 && strcmp(argv[3], "detach") == 0 && uv_spawn(uv_default_loop(), &orphan, &o) == 0)
+    uv_unref((uv_handle_t *)&orphan);
+  if (uv_spawn(uv_default_loop(), &child, &o) != 0) return 1;
+  return uv_run(uv_default_loop(), UV_RUN_DEFAULT) == 0 ? 0 : 1; /* until the child ends */
+}
+
 int main(int argc, char **argv) {
+  size_t size = sizeof self;
+  if (uv_exepath(self, &size) != 0) self[0] = '\0';
+  if (argc > 1 && strncmp(argv[1], "--spawn-", 8) == 0) return spawn_mode(argc, argv);
   static const dp_module_flag_t flags[] = {
       {"echo_prefix", "", "text put before every ECHO reply"},
       {NULL, NULL, NULL},

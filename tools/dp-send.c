@@ -14,10 +14,14 @@
 #include "common/error_internal.h"
 #include "dareplane/args.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* --max-reply: 1 TiB, or what a long holds (2 GiB on Windows) */
+#define MAX_REPLY_CAP (LONG_MAX / 1024 > (1L << 30) ? (1L << 30) * 1024 : LONG_MAX)
 
 typedef struct {
   dp_client_t *client;
@@ -61,13 +65,21 @@ static int run_commands(dp_client_t *c, char **cmds, int n, double timeout) {
   return 0;
 }
 
-/* stdin is not a terminal: one command per line. */
+/* The longest input line: the module server's default command limit. */
+enum { MAX_LINE = 65536 };
+
+/* stdin is not a terminal: one command per line (at most MAX_LINE bytes). */
 static int run_lines(dp_client_t *c, double timeout) {
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t n;
+  char *line = malloc(MAX_LINE + 2);
+  if (line == NULL) return -1;
   int status = 0;
-  while (status == 0 && (n = getline(&line, &cap, stdin)) >= 0) {
+  while (status == 0 && fgets(line, MAX_LINE + 2, stdin) != NULL) {
+    size_t n = strlen(line);
+    if (n > MAX_LINE && line[n - 1] != '\n') {
+      fprintf(stderr, "dp-send: an input line is longer than %d bytes\n", MAX_LINE);
+      status = -1;
+      break;
+    }
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
     if (n > 0) status = run_commands(c, &line, 1, timeout);
   }
@@ -120,7 +132,9 @@ static int run_console(dp_client_t *c, int port) {
 }
 
 int main(int argc, char **argv) {
+#ifdef SIGPIPE
   signal(SIGPIPE, SIG_IGN); /* a closed module is an error message, not death */
+#endif
   dp_client_opts_t o;
   dp_client_opts_init(&o);
   o.attempts = 1;
@@ -147,7 +161,7 @@ int main(int argc, char **argv) {
     } else if (dp_args_is(&a, "attempts")) {
       rc = dp_args_long(&a, 1, 1000, &attempts);
     } else if (dp_args_is(&a, "max-reply")) {
-      rc = dp_args_long(&a, 1, 1L << 40, &max_reply);
+      rc = dp_args_long(&a, 1, MAX_REPLY_CAP, &max_reply);
     } else if (dp_args_is(&a, "quiet-ms")) {
       rc = dp_args_long(&a, 1, 60000, &quiet);
     } else {

@@ -19,7 +19,9 @@ extern "C" {
 #endif
 
 /* printf-style format checking where the compiler supports it. */
-#if defined(__GNUC__)
+#if defined(__MINGW32__)
+#define DP_PRINTF(fmt_idx, args_idx) __attribute__((format(gnu_printf, fmt_idx, args_idx)))
+#elif defined(__GNUC__)
 #define DP_PRINTF(fmt_idx, args_idx) __attribute__((format(printf, fmt_idx, args_idx)))
 #else
 #define DP_PRINTF(fmt_idx, args_idx)

@@ -3,8 +3,8 @@
  * dp_module_main() parses the command line as the control room and Python
  * modules (the `fire` package) do, sets up logging, builds the server, lets
  * the module register its commands, and serves until CLOSE, SIGINT or
- * SIGTERM, each of which is a graceful shutdown (workers stopped, clients
- * closed):
+ * SIGTERM (on Windows also Ctrl-Break), each of which is a graceful shutdown
+ * (workers stopped, clients closed):
  *
  *     static int setup(dp_server_t *srv, const dp_module_t *mod, void *user) {
  *       return dp_server_add(srv, "START", start, NULL, "start the paradigm");

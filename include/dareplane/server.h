@@ -103,7 +103,7 @@ typedef struct {
   size_t max_command_len; /* default 65536 bytes */
   bool error_replies;     /* send "ERROR <text>\n" on errors; default false */
   bool list_builtins;     /* GET_PCOMMS also lists GET_PCOMMS|UP; default false */
-  double stop_grace_s;    /* SIGTERM -> SIGKILL for process workers; default 2 */
+  double stop_grace_s;    /* SIGTERM -> SIGKILL for process workers; default 2 (Linux) */
   double join_timeout_s;  /* wait for a stopped thread worker; default 2 */
   /* bounds on what clients can make the server hold (see above) */
   size_t max_clients;           /* connections; default 512 */
@@ -262,6 +262,9 @@ DP_EXTERN int dp_request_start_thread(dp_request_t *req, dp_worker_fn fn, void *
  * stopped the same way and the worker leaves the book. When the module ends
  * in any way, even by SIGKILL, its trees are stopped the same way. The
  * module reaps only its supervisors, never other children of its own.
+ * Windows: the tree is a Job Object that nothing in it can leave and that
+ * ends with the module; STOP ends the tree at once (no SIGTERM there, so no
+ * grace period); argv[0] is searched as CreateProcess does.
  * *pid_out (if not NULL) gets the program's pid.
  * Returns 0, DP_EINVAL, DP_ESYS (with the reason), DP_ESTATE. */
 DP_EXTERN int dp_request_start_process(dp_request_t *req, const char *const *argv, const char *cwd,

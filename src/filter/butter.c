@@ -11,6 +11,10 @@
 #include "common/error_internal.h"
 #include "zpk.h"
 
+#ifndef CMPLX /* MinGW's complex.h has none */
+#define CMPLX(x, y) __builtin_complex((double)(x), (double)(y))
+#endif
+
 static const double DP_PI = 3.14159265358979323846;
 
 dp_cplx_t dp_cdiv(dp_cplx_t a, dp_cplx_t b) {

@@ -17,19 +17,17 @@
  * per line, the mutex and the writer's wake-up cost more than the line.
  *
  * At exit the library waits up to 1 s for the queue to be written. */
+#include "common/platform.h"
 #include "log/record.h"
 #include "log/textbuf.h"
 
 #include "dareplane/log.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -65,7 +63,8 @@ static bool colour; /* written once under colour_once */
 
 static void decide_colour(void) {
   const char *no = getenv("NO_COLOR");
-  colour = (no == NULL || no[0] == '\0') && uv_guess_handle(2) == UV_TTY;
+  colour =
+      (no == NULL || no[0] == '\0') && uv_guess_handle(2) == UV_TTY && dp_console_takes_colour();
 }
 
 static void free_lines(line_t *l) {
@@ -108,7 +107,7 @@ static void cq_init(void) {
   uv_mutex_init(&cq.lock);
   uv_cond_init(&cq.wake);
   uv_cond_init(&cq.written);
-  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+  dp_atfork(before_fork, after_fork_parent, after_fork_child);
   atexit(at_exit);
 }
 
@@ -217,10 +216,7 @@ static size_t cost(const line_t *l) {
 
 static void writer_main(void *arg) {
   (void)arg;
-  sigset_t pipe_only; /* a closed stderr gives EPIPE here, not SIGPIPE */
-  sigemptyset(&pipe_only);
-  sigaddset(&pipe_only, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_only, NULL);
+  dp_block_sigpipe(); /* a closed stderr gives EPIPE here, not SIGPIPE */
   for (;;) {
     uv_mutex_lock(&cq.lock);
     while (cq.head == NULL && cq.dropped_head == 0) {
@@ -314,6 +310,10 @@ void dp_log_console_line(int level, const char *prefix, size_t prefix_len, const
 
 void dp_log_set_console_limit(size_t bytes) {
   if (bytes > 0) atomic_store(&max_bytes, bytes < 4096 ? 4096 : bytes);
+}
+
+void dp_log_console_prepare(void) {
+  uv_once(&cq_once, cq_init);
 }
 
 int dp_log_console_flush(unsigned timeout_ms) {

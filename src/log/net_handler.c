@@ -146,6 +146,7 @@ static void after_fork_child(void) {
 #endif
 
 static void q_init(void) {
+  dp_log_console_prepare(); /* here, not first in the sender thread */
   uv_mutex_init(&q.lock);
 #ifndef _WIN32
   pthread_atfork(before_fork, after_fork_parent, after_fork_child);

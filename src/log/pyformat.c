@@ -77,7 +77,7 @@ static void put_value(dp_textbuf_t *b, const json_t *v, bool repr) {
     else
       dp_textbuf_put(b, json_string_value(v), json_string_length(v));
     break;
-  case JSON_INTEGER: dp_textbuf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
+  case JSON_INTEGER: dp_textbuf_printf(b, "%lld", (long long)json_integer_value(v)); break;
   case JSON_REAL: put_py_float(b, json_real_value(v)); break;
   case JSON_TRUE: dp_textbuf_puts(b, "True"); break;
   case JSON_FALSE: dp_textbuf_puts(b, "False"); break;

@@ -61,6 +61,13 @@ void dp_log_console_batch_add(dp_log_console_batch_t *batch, int level, const ch
 /* Queues the batch's lines in order (never blocks on stderr). */
 void dp_log_console_batch_send(dp_log_console_batch_t *batch);
 
+/* Sets up the console queue (once; later calls do nothing). The network
+ * handler calls it before its sender thread exists: the set-up registers an
+ * exit handler, and on Windows a thread that registers one while the main
+ * thread runs the exit handlers (joining that thread) deadlocks in the C
+ * runtime. */
+void dp_log_console_prepare(void);
+
 /* The ANSI colour of a level's prefix on a terminal (colorlog's defaults as
  * dareplane_utils configures them: DEBUG cyan, INFO green, WARNING yellow,
  * ERROR red, CRITICAL red on white). */

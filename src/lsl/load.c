@@ -53,7 +53,12 @@ size_t dp_lsl_search_list(const char **out, const char **origin, size_t max) {
 int dp_lsl_try_load(const char *path, dp_lsl_api_t *api, char *why, size_t why_size) {
   uv_lib_t lib;
   if (uv_dlopen(path, &lib) != 0) {
-    snprintf(why, why_size, "%s", uv_dlerror(&lib));
+    const char *err = uv_dlerror(&lib);
+    /* dlerror() names the file, Windows' message does not */
+    if (strstr(err, path) != NULL)
+      snprintf(why, why_size, "%s", err);
+    else
+      snprintf(why, why_size, "%s: %s", path, err);
     uv_dlclose(&lib);
     return DP_ENOLSL;
   }

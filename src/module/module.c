@@ -151,13 +151,22 @@ static void on_signal(uv_signal_t *h, int signum) {
   dp_server_close(srv);
 }
 
+/* Graceful shutdown: Ctrl-C, kill's default, and on Windows Ctrl-Break
+ * (libuv delivers Windows' console events as these signals). */
+#ifdef SIGBREAK
+#define N_SIGNALS 3
+static const int shutdown_signals[N_SIGNALS] = {SIGINT, SIGTERM, SIGBREAK};
+#else
+#define N_SIGNALS 2
+static const int shutdown_signals[N_SIGNALS] = {SIGINT, SIGTERM};
+#endif
+
 static int serve(dp_module_t *m, dp_server_t *srv) {
-  uv_signal_t sigs[2];
-  int signums[2] = {SIGINT, SIGTERM};
-  for (int i = 0; i < 2; i++) {
+  uv_signal_t sigs[N_SIGNALS];
+  for (int i = 0; i < N_SIGNALS; i++) {
     uv_signal_init(&srv->loop, &sigs[i]);
     sigs[i].data = srv;
-    uv_signal_start(&sigs[i], on_signal, signums[i]);
+    uv_signal_start(&sigs[i], on_signal, shutdown_signals[i]);
     uv_unref((uv_handle_t *)&sigs[i]); /* the server's own handles decide when to end */
   }
   if (dp_server_listen(srv) != 0) {
@@ -165,7 +174,7 @@ static int serve(dp_module_t *m, dp_server_t *srv) {
     return 1;
   }
   dp_server_run(srv);
-  for (int i = 0; i < 2; i++) uv_close((uv_handle_t *)&sigs[i], NULL);
+  for (int i = 0; i < N_SIGNALS; i++) uv_close((uv_handle_t *)&sigs[i], NULL);
   uv_run(&srv->loop, UV_RUN_NOWAIT);
   return 0;
 }

@@ -5,8 +5,10 @@
  * no descendant and no zombie is left behind.
  *
  * workers.c uses only this interface. proc_tree_linux.c implements it with
- * one supervisor process per worker; a Windows port puts a Job Object behind
- * the same calls. Loop thread only. Not installed. */
+ * one supervisor process per worker, proc_tree_win.c with a Job Object per
+ * worker (there, stopping ends the tree at once: Windows has no SIGTERM, so
+ * grace_s is not used and `killed` never comes). Loop thread only. Not
+ * installed. */
 #ifndef DP_PROC_TREE_H
 #define DP_PROC_TREE_H
 

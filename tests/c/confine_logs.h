@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <uv.h>
 
+#include "test_platform.h"
+
 /* A TCP port on 127.0.0.1 that nothing listens on right now. */
 static inline int test_free_port(void) {
   uv_loop_t loop;
@@ -29,8 +31,8 @@ static inline int test_free_port(void) {
 static inline void confine_network_logs(void) {
   char port[16];
   snprintf(port, sizeof port, "%d", test_free_port());
-  setenv("DP_LOG_HOST", "127.0.0.1", 1);
-  setenv("DP_LOG_PORT", port, 1);
+  test_setenv("DP_LOG_HOST", "127.0.0.1");
+  test_setenv("DP_LOG_PORT", port);
 }
 
 #endif

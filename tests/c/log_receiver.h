@@ -51,7 +51,11 @@ static inline int receiver_on_frame(void *ctx, const char *json, size_t len) {
   receiver_t *r = ctx;
   uv_mutex_lock(&r->lock);
   free(r->last_json);
-  r->last_json = strndup(json, len);
+  r->last_json = malloc(len + 1); /* not strndup: Windows has none */
+  if (r->last_json != NULL) {
+    memcpy(r->last_json, json, len);
+    r->last_json[len] = '\0';
+  }
   uv_mutex_unlock(&r->lock);
   dp_log_decoded_t d;
   if (dp_log_frame_decode(json, len, DP_LOG_RENDER_MAX_DEFAULT, &d) < 0) {

@@ -4,20 +4,16 @@
 #ifndef DP_TEST_SERVER_FIXTURE_H
 #define DP_TEST_SERVER_FIXTURE_H
 
-#include <errno.h>
 #include <stdio.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <uv.h>
 
 #include "dareplane/client.h"
 #include "dareplane/log.h"
 #include "dareplane/server.h"
+#include "test_platform.h"
 
 typedef struct {
   dp_server_t *srv;
@@ -66,10 +62,11 @@ static inline void expect(dp_client_t *c, const char *cmd, const char *expected)
 }
 
 /* A raw TCP connection to the fixture (rcvbuf > 0: that receive buffer). */
-static inline int raw_connect(const fixture_t *f, int rcvbuf) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(fd >= 0);
-  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+static inline test_socket_t raw_connect(const fixture_t *f, int rcvbuf) {
+  test_sockets_init();
+  test_socket_t fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd != TEST_NO_SOCKET);
+  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, (const void *)&rcvbuf, sizeof rcvbuf);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
@@ -78,18 +75,18 @@ static inline int raw_connect(const fixture_t *f, int rcvbuf) {
 
 /* Reads what arrives within `ms`, up to size - 1 bytes (NUL-terminated);
  * returns the count, 0 at end of stream, -1 when nothing came. */
-static inline ssize_t raw_read(int fd, char *buf, size_t size, int ms) {
+static inline long raw_read(test_socket_t fd, char *buf, size_t size, int ms) {
   struct pollfd p = {.fd = fd, .events = POLLIN};
   if (poll(&p, 1, ms) <= 0) return -1;
-  ssize_t n = recv(fd, buf, size - 1, 0);
-  if (n < 0) n = errno == ECONNRESET ? 0 : -1;
+  long n = recv(fd, buf, (int)(size - 1), 0);
+  if (n < 0) n = test_socket_was_reset() ? 0 : -1;
   buf[n > 0 ? n : 0] = '\0';
   return n;
 }
 
 /* True once the server has closed fd (what it still sends is skipped),
  * false if it has not within `ms`. */
-static inline bool raw_closed_within(int fd, int ms) {
+static inline bool raw_closed_within(test_socket_t fd, int ms) {
   char buf[65536];
   uint64_t deadline = uv_hrtime() + (uint64_t)ms * 1000000u;
   while (uv_hrtime() < deadline)
@@ -101,12 +98,15 @@ static inline bool raw_closed_within(int fd, int ms) {
  * stderr sent to a temporary file, between capture_console() and
  * release_console(), which returns the file to read (fclose() it). */
 typedef struct {
-  char path[64];
+  char path[1024];
   int fd, saved;
 } console_capture_t;
 
 static inline void capture_console(console_capture_t *c) {
-  snprintf(c->path, sizeof c->path, "/tmp/dp_test_console_XXXXXX");
+  char dir[900];
+  size_t len = sizeof dir;
+  assert_int_equal(uv_os_tmpdir(dir, &len), 0);
+  snprintf(c->path, sizeof c->path, "%s/dp_test_console_XXXXXX", dir);
   c->fd = mkstemp(c->path);
   c->saved = dup(2);
   assert_true(c->fd >= 0 && c->saved >= 0);

@@ -11,27 +11,25 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <uv.h>
 
 #include "dareplane/client.h"
+#include "test_platform.h"
 
 typedef enum { TRICKLE, FLOOD, X1Y, CALLBACK_THEN_ONE, CALLBACK_WITH_ONE } behaviour_t;
 
 typedef struct {
   behaviour_t how;
-  int listener, conn, port;
+  test_socket_t listener, conn;
+  int port;
   atomic_bool stop;
   uv_thread_t thread;
 } peer_t;
 
 static bool put(peer_t *p, const char *data, size_t len) {
-  return send(p->conn, data, len, MSG_NOSIGNAL) == (ssize_t)len;
+  return send(p->conn, data, (int)len, MSG_NOSIGNAL) == (int)len;
 }
 
 /* Waits for one command from the client (any bytes). */
@@ -43,7 +41,7 @@ static bool got_command(peer_t *p) {
 static void peer_main(void *arg) {
   peer_t *p = arg;
   p->conn = accept(p->listener, NULL, NULL);
-  if (p->conn < 0 || !put(p, "Connected to fake\n", 18) || !got_command(p)) return;
+  if (p->conn == TEST_NO_SOCKET || !put(p, "Connected to fake\n", 18) || !got_command(p)) return;
   static char chunk[65536];
   switch (p->how) {
   case TRICKLE: /* one byte a millisecond, never stopping */
@@ -68,7 +66,8 @@ static peer_t *start_peer(behaviour_t how) {
   peer_t *p = calloc(1, sizeof *p);
   assert_non_null(p);
   p->how = how;
-  p->conn = -1;
+  p->conn = TEST_NO_SOCKET;
+  test_sockets_init();
   p->listener = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t alen = sizeof a;
@@ -84,8 +83,8 @@ static void stop_peer(peer_t *p, dp_client_t *c) {
   atomic_store(&p->stop, true);
   dp_client_close(c); /* a blocked send fails */
   uv_thread_join(&p->thread);
-  if (p->conn >= 0) close(p->conn);
-  close(p->listener);
+  if (p->conn != TEST_NO_SOCKET) test_socket_close(p->conn);
+  test_socket_close(p->listener);
   free(p);
 }
 

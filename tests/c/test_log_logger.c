@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "dareplane/log.h"
+#include "test_platform.h"
 
 static void loggers_are_named_and_unique(void **state) {
   (void)state;
@@ -56,17 +57,17 @@ static void level_parsing_and_configuration(void **state) {
   assert_int_equal(dp_log_level_parse("", &level), DP_EINVAL);
   assert_int_equal(dp_log_level_parse("-5", &level), DP_EINVAL);
 
-  unsetenv("DP_LOG_LEVEL");
+  test_unsetenv("DP_LOG_LEVEL");
   assert_int_equal(dp_log_configure_level(NULL), 0); /* nothing given: unchanged */
   assert_int_equal(dp_log_default_level(), DP_LOG_WARNING);
-  setenv("DP_LOG_LEVEL", "info", 1);
+  test_setenv("DP_LOG_LEVEL", "info");
   assert_int_equal(dp_log_configure_level(NULL), 0);
   assert_int_equal(dp_log_default_level(), DP_LOG_INFO);
   assert_int_equal(dp_log_configure_level("40"), 0); /* the command line wins */
   assert_int_equal(dp_log_default_level(), DP_LOG_ERROR);
   assert_int_equal(dp_log_configure_level("nonsense"), DP_EINVAL);
   assert_int_equal(dp_log_default_level(), DP_LOG_ERROR);
-  unsetenv("DP_LOG_LEVEL");
+  test_unsetenv("DP_LOG_LEVEL");
   dp_log_set_default_level(DP_LOG_WARNING);
 }
 
@@ -108,8 +109,7 @@ static char *capture_stderr(void (*fn)(void)) {
   dup2(saved, 2);
   close(saved);
   static char text[4096];
-  ssize_t n = pread(fd, text, sizeof text - 1, 0);
-  text[n > 0 ? n : 0] = '\0';
+  test_read_from_start(fd, text, sizeof text);
   close(fd);
   unlink(path);
   return text;
@@ -141,7 +141,7 @@ static void console_handler(void **state) {
 
 int main(void) {
   dp_log_set_network_handler(false);
-  setenv("NO_COLOR", "1", 1);
+  test_setenv("NO_COLOR", "1");
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(loggers_are_named_and_unique),
       cmocka_unit_test(levels_filter),

@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
 #include <sys/wait.h>
 #include <unistd.h>
+#endif
 
 #include <cmocka.h>
 
@@ -212,6 +214,7 @@ static void server_dying_mid_stream(void **state) {
   receiver_free(r2);
 }
 
+#ifndef _WIN32
 static void forked_child_sends_its_own_records(void **state) {
   (void)state;
 #if defined(__SANITIZE_THREAD__)
@@ -252,6 +255,13 @@ static void forked_child_sends_its_own_records(void **state) {
   receiver_stop(r);
   receiver_free(r);
 }
+#else
+static void forked_child_sends_its_own_records(void **state) {
+  (void)state;
+  print_message("skipped: fork() does not exist on Windows\n");
+  skip();
+}
+#endif
 
 /* A host name is resolved and each of its addresses tried in turn (for
  * "localhost", ::1 may come first while the server is on 127.0.0.1). */

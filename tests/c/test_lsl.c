@@ -16,12 +16,13 @@
 #include "dareplane/lsl_outlet.h"
 #include "dareplane/stream_watcher.h"
 #include "lsl/info.h"
+#include "test_platform.h"
 
 static void search_order_env_then_system(void **state) {
   (void)state;
   const char *paths[8], *origins[8];
-  setenv("DP_LSL_LIB", "/opt/a/liblsl.so", 1);
-  setenv("PYLSL_LIB", "/opt/b/liblsl.so", 1);
+  test_setenv("DP_LSL_LIB", "/opt/a/liblsl.so");
+  test_setenv("PYLSL_LIB", "/opt/b/liblsl.so");
   size_t n = dp_lsl_search_list(paths, origins, 8);
   assert_true(n >= 3);
   assert_string_equal(paths[0], "/opt/a/liblsl.so");
@@ -34,12 +35,12 @@ static void search_order_env_then_system(void **state) {
   assert_string_equal(paths[2], "liblsl.so.2");
   assert_string_equal(paths[3], "liblsl.so");
 #endif
-  setenv("DP_LSL_LIB", "", 1); /* empty counts as unset */
-  unsetenv("PYLSL_LIB");
+  test_setenv("DP_LSL_LIB", ""); /* empty counts as unset */
+  test_unsetenv("PYLSL_LIB");
   n = dp_lsl_search_list(paths, origins, 8);
   assert_string_equal(origins[0], "system");
   assert_int_equal(dp_lsl_search_list(paths, origins, 1), 1); /* never more than asked */
-  unsetenv("DP_LSL_LIB");
+  test_unsetenv("DP_LSL_LIB");
 }
 
 static void missing_file_is_refused_with_the_reason(void **state) {

@@ -4,7 +4,9 @@
  * replies, a handler that registers handlers and fails, a NUL after a name,
  * a command split at every byte, thread and process workers through STOP
  * (including one that outlives the join timeout), a worker that ends by
- * itself, and CLOSE. Limits: test_server_limits.c. */
+ * itself, and CLOSE. Limits: test_server_limits.c. The process workers are
+ * this program itself in a child mode (main), so that the test needs no
+ * shell and runs on Windows as well. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +26,16 @@
 #include "dareplane/client.h"
 #include "dareplane/log.h"
 #include "dareplane/server.h"
+
+#include <jansson.h>
+
+/* A path in the system's temporary folder for mkstemp()/uv_fs_mkdtemp(). */
+static void temp_path(char *out, size_t size, const char *name) {
+  char dir[900];
+  size_t len = sizeof dir;
+  assert_int_equal(uv_os_tmpdir(dir, &len), 0);
+  snprintf(out, size, "%s/%s", dir, name);
+}
 
 static int echo(dp_request_t *req, void *user) {
   (void)user;
@@ -82,13 +94,16 @@ static void quick(dp_stop_t *stop, void *arg) {
   (void)arg;
 }
 
+/* This program, for process workers (see main). */
+static char self[1024];
+
 static int work(dp_request_t *req, void *user) {
   (void)user;
   const char *kind = dp_request_string(req, "kind", "wait");
   if (strcmp(kind, "stubborn") == 0) return dp_request_start_thread(req, stubborn, NULL, NULL);
   if (strcmp(kind, "quick") == 0) return dp_request_start_thread(req, quick, NULL, NULL);
   if (strcmp(kind, "sleep") == 0) {
-    const char *argv[] = {"sleep", "30", NULL};
+    const char *argv[] = {self, "child-sleep", NULL};
     return dp_request_start_process(req, argv, NULL, NULL, NULL);
   }
   if (strcmp(kind, "whisper") == 0) {
@@ -97,12 +112,12 @@ static int work(dp_request_t *req, void *user) {
     w->client = dp_request_client(req);
     return dp_request_start_thread(req, whisperer, w, free);
   }
-  if (strcmp(kind, "pwd") == 0) { /* cwd and env reach the process */
-    const char *argv[] = {"/bin/sh", "-c", "pwd > \"$OUT.tmp\" && mv \"$OUT.tmp\" \"$OUT\"", NULL};
+  if (strcmp(kind, "cwd") == 0) { /* cwd and env reach the process */
+    const char *argv[] = {self, "child-marker", NULL};
     char var[600];
-    snprintf(var, sizeof var, "OUT=%s", dp_request_string(req, "out", ""));
+    snprintf(var, sizeof var, "MARK=%s", dp_request_string(req, "mark", ""));
     const char *env[] = {var, NULL};
-    return dp_request_start_process(req, argv, "/", env, NULL);
+    return dp_request_start_process(req, argv, dp_request_string(req, "dir", ""), env, NULL);
   }
   if (strcmp(kind, "missing") == 0) {
     const char *argv[] = {"/nonexistent/program", NULL};
@@ -282,24 +297,32 @@ static void workers_and_callbacks(void **state) {
   expect(b, "WORK|{\"kind\": \"whisper\"}", "psst"); /* from a thread, to b only */
   assert_int_equal(dp_client_recv(a, &reply, &len, 0.1), DP_ETIMEDOUT);
 
-  char out[] = "/tmp/dp_test_server_XXXXXX";
-  int fd = mkstemp(out);
-  assert_true(fd >= 0);
-  close(fd);
-  remove(out);
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "WORK|{\"kind\": \"pwd\", \"out\": \"%s\"}", out);
+  char dir[1024], out[1100];
+  temp_path(dir, sizeof dir, "dp_test_server_XXXXXX");
+  uv_fs_t mk;
+  assert_int_equal(uv_fs_mkdtemp(NULL, &mk, dir, NULL), 0);
+  snprintf(dir, sizeof dir, "%s", mk.path);
+  uv_fs_req_cleanup(&mk);
+  snprintf(out, sizeof out, "%s/cwd_marker", dir);
+  json_t *cmd_json = json_pack("{s:s, s:s, s:s}", "kind", "cwd", "dir", dir, "mark", "here");
+  char *args = json_dumps(cmd_json, JSON_COMPACT), cmd[1300];
+  snprintf(cmd, sizeof cmd, "WORK|%s", args);
+  free(args);
+  json_decref(cmd_json);
   assert_int_equal(dp_client_send(a, cmd), 0);
   FILE *file = NULL;
   for (uint64_t deadline = uv_hrtime() + 10000000000u; file == NULL; uv_sleep(10)) {
     file = fopen(out, "r");
     assert_true(file != NULL || uv_hrtime() < deadline);
   }
-  char pwd[64] = "";
-  assert_non_null(fgets(pwd, sizeof pwd, file));
+  char mark[64] = "";
+  assert_non_null(fgets(mark, sizeof mark, file));
   fclose(file);
   remove(out);
-  assert_string_equal(pwd, "/\n");
+  uv_fs_t rm;
+  assert_int_equal(uv_fs_rmdir(NULL, &rm, dir, NULL), 0);
+  uv_fs_req_cleanup(&rm);
+  assert_string_equal(mark, "here");
   wait_workers(a, "0");
   expect(a, "WORK|{\"kind\": \"missing\"}",
          "ERROR WORK failed: cannot start /nonexistent/program: no such file or directory\n");
@@ -357,7 +380,23 @@ static void client_errors(void **state) {
   assert_int_equal(dp_error_last(), DP_ECONN);
 }
 
-int main(void) {
+/* The process workers' modes: sleep, or write $MARK into ./cwd_marker (under
+ * another name first, so the test never reads half of it). */
+static int child_main(const char *mode) {
+  if (strcmp(mode, "child-sleep") == 0) {
+    uv_sleep(30000);
+    return 0;
+  }
+  FILE *f = fopen("cwd_marker.tmp", "w");
+  const char *mark = getenv("MARK");
+  if (f == NULL || fputs(mark != NULL ? mark : "", f) < 0 || fclose(f) != 0) return 1;
+  return rename("cwd_marker.tmp", "cwd_marker") == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1) return child_main(argv[1]);
+  size_t size = sizeof self;
+  if (uv_exepath(self, &size) != 0) return 1;
   confine_network_logs();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(registration_rules, setup, teardown),
