@@ -1,7 +1,8 @@
 /* launcher.h - the control room's side of a module: start its executable,
  * connect to it, drive it, and stop it with nothing left behind (the C
  * counterpart of dareplane_utils.module_handling: ExeLauncher,
- * SocketCommunicator and ModuleConnection).
+ * SocketCommunicator and ModuleConnection). Linux only so far: the Windows
+ * build (make windows) does not contain these functions yet.
  *
  *     const char *args[] = {"--port=8083", NULL};
  *     dp_launcher_opts_t o;

@@ -1,5 +1,7 @@
-/* launcher.c - starting a module's executable, connecting to it and stopping
- * its whole process group (dareplane/launcher.h).
+/* launcher_linux.c - starting a module's executable, connecting to it and stopping
+ * its whole process group (dareplane/launcher.h). Linux only so far: the
+ * Windows build leaves it out (a port would stop the tree with the Job Object
+ * layer of src/server/proc_tree.h).
  *
  * Each launcher has a private libuv loop that owns the child process handle,
  * so its exit is noticed whenever the loop runs: while waiting for the port,
