@@ -51,8 +51,11 @@
 extern "C" {
 #endif
 
+/* A launched module (opaque; dp_launcher_start() makes one). */
 typedef struct dp_launcher dp_launcher_t;
 
+/* How to start and reach a module (dp_launcher_opts_init() fills the
+ * defaults). */
 typedef struct {
   const char *name;        /* for messages and logs; default "module" */
   const char *path;        /* executable; NULL: connect only (kind "conn_only") */

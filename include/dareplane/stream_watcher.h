@@ -4,8 +4,8 @@
  *     dp_stream_watcher_t *sw;
  *     dp_stream_watcher_new(&sw, "mock_EEG_stream", 2.0);
  *     if (dp_stream_watcher_connect(sw, 5.0) < 0) puts(dp_error_detail());
- *     for (;;) {
- *       dp_stream_watcher_update(sw);              // never blocks
+ *     while (running) {                             // e.g. !dp_stop_requested(stop)
+ *       dp_stream_watcher_update_wait(sw, 0.1);    // sleeps until data, <= 0.1 s
  *       dp_ringbuffer_view_t v;                    // what arrived since the last look
  *       dp_stream_watcher_peek_new(sw, &v);        // v.count == 0: nothing new
  *       process(v.data[0], v.times[0], v.n[0]);    // zero-copy, oldest first,
@@ -32,6 +32,9 @@
  * - update() pulls everything available (at least 32768 samples a call when
  *   that many are waiting) straight into the ring buffer's storage and adds
  *   the count to n_new. Strings are copied into the buffer (owned by it).
+ *   update_wait() does the same but, when nothing is waiting, sleeps until a
+ *   sample arrives (reacting to it at once, without polling) or a timeout
+ *   passes; Python polls with update() and a sleep instead.
  * - Reading: the Python way (n_new, newest, unfold, clear_new), or the
  *   read-new functions (peek_new, consume, read_new), which give exactly the
  *   samples that arrived since the last consume, nothing when nothing is
@@ -81,6 +84,10 @@ typedef struct dp_stream_watcher dp_stream_watcher_t;
 /* Default limit on the size of a watcher's buffer, in bytes (samples and
  * timestamps). */
 #define DP_STREAM_WATCHER_MAX_BUFFER_BYTES ((size_t)1 << 30)
+
+/* Longest wait of dp_stream_watcher_update_wait(), in seconds (about 11.6
+ * days): a longer timeout counts as this. */
+#define DP_STREAM_WATCHER_MAX_WAIT 1e6
 
 /* liblsl post-processing flags (values equal liblsl's). */
 enum {
@@ -145,6 +152,25 @@ DP_EXTERN int dp_stream_watcher_connect(dp_stream_watcher_t *sw, double timeout_
  * copied. A lost stream is not an error: update() returns 0 while the
  * recovery thread looks for the stream again. */
 DP_EXTERN int dp_stream_watcher_update(dp_stream_watcher_t *sw);
+
+/* update(), but when no sample is waiting it blocks until one arrives or
+ * `timeout_s` seconds pass (finite, >= 0; 0 is update(); over
+ * DP_STREAM_WATCHER_MAX_WAIT counts as that), then pulls everything that is
+ * there. The caller's thread sleeps in liblsl (a condition variable its data
+ * thread signals per sample): no spinning, no polling. It never waits on the
+ * network beyond the timeout: while a lost stream is being recovered it
+ * sleeps until the recovery thread has the stream back (then goes on
+ * waiting for data on it) or the timeout passes; a stream lost during the
+ * wait is noticed within 0.25 s. A sample stamped exactly 0.0 is taken for
+ * "none" (liblsl's convention) and dropped.
+ * Returns the number of samples pulled (>= 1), 0 when the timeout passed
+ * without one; DP_EINVAL for a timeout that is negative, NaN or infinite;
+ * otherwise as update().
+ * Stopping a waiting thread: nothing but data or the timeout ends the wait,
+ * so a worker waits with a short timeout (e.g. 0.1 s) and checks its stop
+ * flag (dp_stop_requested()) between waits; stopping then takes at most that
+ * timeout. */
+DP_EXTERN int dp_stream_watcher_update_wait(dp_stream_watcher_t *sw, double timeout_s);
 
 /* Closes the inlet and stops the recovery thread (the buffer and metadata
  * stay readable). Waits for a reopen in progress on that thread (at most 5 s

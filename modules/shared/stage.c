@@ -26,8 +26,9 @@ struct dp_stage {
   /* counters, under mu (read by STATS on the loop thread) */
   uv_mutex_t mu;
   uint64_t batches, in, out_n;
-  double cpu0, wall0, cpu_s, wall_s;
-  float *lat; /* LAT_KEEP ring of input ages at processing, seconds */
+  bool timing;                       /* cpu0/wall0 hold this run's start */
+  double cpu0, wall0, cpu_s, wall_s; /* start; totals once the run ended */
+  float *lat;                        /* LAT_KEEP ring of input ages at processing, seconds */
   uint64_t nlat;
 };
 
@@ -60,14 +61,14 @@ int dp_stage_flag_double(const dp_module_t *mod, const char *key, double min, do
 }
 
 int dp_stage_read_flags(const dp_module_t *mod, dp_stage_def_t *def) {
-  double poll_ms = 0;
+  double wait_ms = 0;
   def->in_name = dp_module_get(mod, "in_stream");
   def->out.name = dp_module_get(mod, "out_stream");
   int rc = dp_stage_flag_double(mod, "buffer_s", 0.001, 3600, &def->buffer_s);
-  if (rc == 0) rc = dp_stage_flag_double(mod, "poll_ms", 0.01, 1000, &poll_ms);
+  if (rc == 0) rc = dp_stage_flag_double(mod, "wait_ms", 1, 10000, &wait_ms);
   if (rc == 0)
     rc = dp_stage_flag_double(mod, "connect_timeout_s", 0.001, 86400, &def->connect_timeout_s);
-  def->poll_s = poll_ms / 1000.0;
+  def->wait_s = wait_ms / 1000.0;
   if (rc == 0 && (def->in_name == NULL || def->in_name[0] == '\0' || def->out.name == NULL ||
                   def->out.name[0] == '\0')) {
     fprintf(stderr, "%s: --in_stream and --out_stream must not be empty\n", dp_module_name(mod));
@@ -155,31 +156,27 @@ static void note_batch(dp_stage_t *st, size_t n, double age) {
   uv_mutex_unlock(&st->mu);
 }
 
-static void note_time(dp_stage_t *st) {
-  uv_mutex_lock(&st->mu);
-  st->cpu_s = cpu_now() - st->cpu0;
-  st->wall_s = wall_now() - st->wall0;
-  uv_mutex_unlock(&st->mu);
+/* CPU and wall time since START (under mu): live while the run lasts,
+ * frozen at its end. The CPU clock is the process's, readable from any
+ * thread, so the worker's loop spends nothing on it. */
+static void times_locked(const dp_stage_t *st, double *cpu, double *wall) {
+  *cpu = st->timing ? cpu_now() - st->cpu0 : st->cpu_s;
+  *wall = st->timing ? wall_now() - st->wall0 : st->wall_s;
 }
 
 /* Processes batches until STOP or an error (logged); returns 0 or the error. */
 static int run(dp_stage_t *st, dp_stop_t *stop) {
   dp_stage_def_t *d = st->def;
   int rc = 0;
-  uint64_t loops = 0;
   double t_begin = dp_lsl_local_clock(); /* older input is the outlet's backlog */
   while (rc == 0 && !dp_stop_requested(stop)) {
-    rc = dp_stream_watcher_update(st->sw);
+    rc = dp_stream_watcher_update_wait(st->sw, d->wait_s);
     if (rc < 0) {
       dp_log_error(st->log, "input stream '%s': %s", d->in_name, dp_error_detail());
       break;
     }
-    if (dp_stream_watcher_n_new(st->sw) == 0) {
-      if ((++loops & 1023) == 0) note_time(st);
-      dp_stop_wait(stop, d->poll_s);
-      rc = 0;
-      continue;
-    }
+    rc = 0;
+    if (dp_stream_watcher_n_new(st->sw) == 0) continue; /* no input for wait_s */
     size_t n = read_batch(st);
     double age = dp_lsl_local_clock() - st->times[n - 1];
     rc = d->step(st, st->data, st->times, n, st->channels, d->user);
@@ -196,7 +193,7 @@ static void worker(dp_stop_t *stop, void *arg) {
   st->batches = st->in = st->out_n = st->nlat = 0;
   st->cpu0 = cpu_now();
   st->wall0 = wall_now();
-  st->cpu_s = st->wall_s = 0;
+  st->timing = true;
   uv_mutex_unlock(&st->mu);
   int rc = connect_input(st, stop);
   bool begun = rc == 0; /* end() is owed from here on, even if begin fails */
@@ -208,7 +205,10 @@ static void worker(dp_stop_t *stop, void *arg) {
     dp_log_info(st->log, "running: '%s' (%zu ch) -> '%s'", d->in_name, st->channels, d->out.name);
     (void)run(st, stop); /* its errors are logged where they happen */
   }
-  note_time(st);
+  uv_mutex_lock(&st->mu);
+  times_locked(st, &st->cpu_s, &st->wall_s);
+  st->timing = false;
+  uv_mutex_unlock(&st->mu);
   if (d->end != NULL && begun) d->end(st, d->user);
   dp_lsl_outlet_free(st->out);
   dp_stream_watcher_free(st->sw);
@@ -255,7 +255,8 @@ static int stats(dp_request_t *req, void *user) {
   size_t n = st->nlat < LAT_KEEP ? (size_t)st->nlat : LAT_KEEP;
   memcpy(sorted, st->lat, n * sizeof *sorted);
   uint64_t batches = st->batches, in = st->in, out = st->out_n;
-  double cpu = st->cpu_s, wall = st->wall_s;
+  double cpu, wall;
+  times_locked(st, &cpu, &wall);
   uv_mutex_unlock(&st->mu);
   qsort(sorted, n, sizeof *sorted, cmp_float);
   double p50 = n ? 1e3 * sorted[n / 2] : 0, p99 = n ? 1e3 * sorted[(n * 99) / 100] : 0;

@@ -11,11 +11,11 @@
  * when its batch was processed; one stage's age minus the previous stage's
  * is the hop's delay.
  *
- * Reacting to data: the worker calls dp_stream_watcher_update() and, when
- * nothing is new, sleeps `poll_s` in the kernel (dp_stop_wait, so STOP ends
- * it at once) before looking again. It never spins and never paces itself
- * with a fixed period after its work, as the Python modules do: a batch is
- * processed as soon as it is seen.
+ * Reacting to data: the worker sleeps in dp_stream_watcher_update_wait()
+ * until input arrives and processes the batch at once. It never polls,
+ * spins or paces itself with a fixed period after its work, as the Python
+ * modules do. The wait ends after at most `wait_s` without input, when the
+ * worker looks at STOP: STOP takes at most that long.
  *
  * This is a helper of the example modules, built on the public API only; it
  * is not part of the library. */
@@ -49,7 +49,7 @@ typedef struct {
   const char *in_name;        /* input stream name */
   double buffer_s;            /* input buffer; the most samples one batch holds */
   double connect_timeout_s;   /* wait for the input to appear */
-  double poll_s;              /* sleep when nothing is new */
+  double wait_s;              /* longest wait for input between looks at STOP */
   dp_lsl_outlet_config_t out; /* the output stream */
   dp_stage_begin_fn begin;    /* may be NULL */
   dp_stage_step_fn step;
@@ -62,7 +62,7 @@ typedef struct {
  * a DP_E* code. */
 int dp_stage_setup(dp_server_t *srv, const dp_module_t *mod, dp_stage_def_t *def);
 
-/* Reads the common stage flags (--in_stream, --buffer_s, --poll_ms,
+/* Reads the common stage flags (--in_stream, --buffer_s, --wait_ms,
  * --connect_timeout_s, --out_stream) into def; the module lists them with
  * DP_STAGE_FLAGS(default_in, default_out). Returns 0 or DP_EINVAL after
  * printing and logging which flag is wrong. */
@@ -71,7 +71,7 @@ int dp_stage_read_flags(const dp_module_t *mod, dp_stage_def_t *def);
 #define DP_STAGE_FLAGS(in, out)                                                                    \
   {"in_stream", in, "input LSL stream name"}, {"out_stream", out, "output LSL stream name"},       \
       {"buffer_s", "0.5", "input buffer in seconds (the largest batch)"},                          \
-      {"poll_ms", "0.2", "sleep when no new sample is there, ms"}, {                               \
+      {"wait_ms", "100", "longest wait for input between looks at STOP, ms"}, {                    \
     "connect_timeout_s", "10", "wait this long for the input stream at START"                      \
   }
 

@@ -255,7 +255,7 @@ static int read_greeting(dp_client_t *c, uint64_t deadline) {
   size_t glen = nl != NULL ? (size_t)(nl - c->buf) : 0;
   c->greeting = malloc(glen + 1);
   if (c->greeting == NULL) return dp_error_set(DP_ENOMEM, "no memory for the greeting");
-  memcpy(c->greeting, c->buf, glen);
+  if (glen > 0) memcpy(c->greeting, c->buf, glen); /* buf is NULL when nothing came */
   c->greeting[glen] = '\0';
   if (nl != NULL) {
     c->len -= glen + 1;

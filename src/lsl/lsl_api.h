@@ -70,6 +70,8 @@ enum {
   XX(int32_t, set_postprocessing, (lsl_inlet, uint32_t))                                           \
   XX(double, time_correction, (lsl_inlet, double, int32_t *))                                      \
   XX(uint32_t, was_clock_reset, (lsl_inlet))                                                       \
+  XX(double, pull_sample_v, (lsl_inlet, void *, int32_t, double, int32_t *))                       \
+  XX(double, pull_sample_str, (lsl_inlet, char **, int32_t, double, int32_t *))                    \
   XX(unsigned long, pull_chunk_f,                                                                  \
      (lsl_inlet, float *, double *, unsigned long, unsigned long, double, int32_t *))              \
   XX(unsigned long, pull_chunk_d,                                                                  \

@@ -12,7 +12,8 @@
  * inlet when it matches. Everything that waits on the network (resolving,
  * the full info, opening, destroying an inlet) happens here; update() asks
  * and takes the result without ever waiting (dp_sw_recovery_take: one atomic
- * load when there is nothing). */
+ * load when there is nothing); update_wait() may sleep until a result is
+ * published (dp_sw_recovery_wait), never on the network. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,7 @@ static void publish(dp_stream_watcher_t *sw, dp_sw_link_t *link) {
   if (atomic_load(&sw->recovered)) dp_sw_link_free(sw->lsl, &rec->result, sw->n_ch); /* not taken */
   rec->result = *link;
   atomic_store_explicit(&sw->recovered, true, memory_order_release);
+  uv_cond_signal(&rec->found);
   uv_mutex_unlock(&rec->mu);
   *link = (dp_sw_link_t){0};
 }
@@ -142,10 +144,13 @@ int dp_sw_recovery_start(dp_stream_watcher_t *sw) {
   atomic_init(&sw->recovered, false);
   if (uv_mutex_init(&rec->mu) != 0) goto fail_mutex;
   if (uv_cond_init(&rec->cond) != 0) goto fail_cond;
+  if (uv_cond_init(&rec->found) != 0) goto fail_found;
   if (uv_thread_create(&rec->thread, recovery_main, sw) != 0) goto fail_thread;
   rec->running = true;
   return 0;
 fail_thread:
+  uv_cond_destroy(&rec->found);
+fail_found:
   uv_cond_destroy(&rec->cond);
 fail_cond:
   uv_mutex_destroy(&rec->mu);
@@ -168,6 +173,7 @@ void dp_sw_recovery_stop(dp_stream_watcher_t *sw) {
   rec->dead = NULL;
   if (atomic_load(&sw->recovered)) dp_sw_link_free(sw->lsl, &rec->result, sw->n_ch);
   atomic_store(&sw->recovered, false);
+  uv_cond_destroy(&rec->found);
   uv_cond_destroy(&rec->cond);
   uv_mutex_destroy(&rec->mu);
   free(rec->name);
@@ -194,4 +200,13 @@ void dp_sw_recovery_take(dp_stream_watcher_t *sw) {
   uv_mutex_unlock(&rec->mu);
   dp_sw_install(sw, &link);
   sw->recoveries++;
+}
+
+void dp_sw_recovery_wait(dp_stream_watcher_t *sw, double seconds) {
+  struct dp_sw_recovery *rec = &sw->rec;
+  uint64_t deadline = uv_hrtime() + (uint64_t)(seconds * 1e9), now;
+  uv_mutex_lock(&rec->mu);
+  while (!atomic_load(&sw->recovered) && (now = uv_hrtime()) < deadline)
+    (void)uv_cond_timedwait(&rec->found, &rec->mu, deadline - now);
+  uv_mutex_unlock(&rec->mu);
 }

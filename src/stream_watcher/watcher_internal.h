@@ -27,6 +27,9 @@
 /* Python's upper bound of samples per pull; update() pulls at least this many
  * when they are waiting */
 #define DP_SW_MAX_PULL 32768
+/* the longest single wait of update_wait() (s): it looks again this often
+ * whether the stream was lost (liblsl wakes a waiting pull only for data) */
+#define DP_SW_WAIT_SLICE 0.25
 
 /* One connection to an outlet: what connect() and the recovery thread open
  * and update() installs. */
@@ -47,7 +50,8 @@ struct dp_sw_recovery {
   bool running; /* owner only */
   uv_thread_t thread;
   uv_mutex_t mu;
-  uv_cond_t cond;
+  uv_cond_t cond;  /* wakes the thread: a request or stop */
+  uv_cond_t found; /* wakes the caller waiting in update_wait(): a result */
   /* under mu */
   bool stop;
   dp_sw_request_t req;
@@ -134,6 +138,9 @@ void dp_sw_recovery_request(dp_stream_watcher_t *sw, dp_sw_request_t req, lsl_in
 /* Caller's thread: installs what the recovery thread found, if anything
  * (one atomic load when nothing). */
 void dp_sw_recovery_take(dp_stream_watcher_t *sw);
+/* Caller's thread: sleeps until the recovery thread has found something to
+ * take, or `seconds` (0 .. DP_SW_WAIT_SLICE) pass. Waits on no network. */
+void dp_sw_recovery_wait(dp_stream_watcher_t *sw, double seconds);
 
 /* watcher.c: connect() with a given liblsl table (tests inject a fake). */
 int dp_sw_connect_with(dp_stream_watcher_t *sw, const dp_lsl_api_t *lsl, double timeout_s);

@@ -1,7 +1,8 @@
 /* test_client.c - the client against hostile fake modules (a thread with a
  * plain socket): a peer that trickles bytes forever or floods cannot hold a
- * call past its deadline or past max_reply_bytes, and dp_client_up() counts
- * only an exact "1" while keeping every other piece for dp_client_recv(). */
+ * call past its deadline or past max_reply_bytes, dp_client_up() counts
+ * only an exact "1" while keeping every other piece for dp_client_recv(),
+ * and a peer that sends no greeting gives an empty one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +19,7 @@
 #include "dareplane/client.h"
 #include "test_platform.h"
 
-typedef enum { TRICKLE, FLOOD, X1Y, CALLBACK_THEN_ONE, CALLBACK_WITH_ONE } behaviour_t;
+typedef enum { TRICKLE, FLOOD, X1Y, CALLBACK_THEN_ONE, CALLBACK_WITH_ONE, SILENT } behaviour_t;
 
 typedef struct {
   behaviour_t how;
@@ -41,7 +42,9 @@ static bool got_command(peer_t *p) {
 static void peer_main(void *arg) {
   peer_t *p = arg;
   p->conn = accept(p->listener, NULL, NULL);
-  if (p->conn == TEST_NO_SOCKET || !put(p, "Connected to fake\n", 18) || !got_command(p)) return;
+  if (p->conn == TEST_NO_SOCKET || (p->how != SILENT && !put(p, "Connected to fake\n", 18)) ||
+      !got_command(p))
+    return;
   static char chunk[65536];
   switch (p->how) {
   case TRICKLE: /* one byte a millisecond, never stopping */
@@ -59,6 +62,7 @@ static void peer_main(void *arg) {
     put(p, "1", 1);
     break;
   case CALLBACK_WITH_ONE: put(p, "other|SET|1", 11); break;
+  case SILENT: put(p, "pong", 4); break; /* no greeting, but an answer */
   }
 }
 
@@ -173,6 +177,27 @@ static void callback_before_the_answer_is_kept(void **state) {
   check_up(CALLBACK_THEN_ONE, 5.0, 1, "other|SET|{\"v\": 1}"); /* without the "1" */
 }
 
+/* A module that sends no greeting: connect gives up on it after its timeout
+ * and the greeting is "" (nothing was received: copying it must not touch
+ * the empty buffer, which UBSan caught); commands work as usual. */
+static void no_greeting_is_an_empty_one(void **state) {
+  (void)state;
+  peer_t *p = start_peer(SILENT);
+  dp_client_opts_t o;
+  dp_client_opts_init(&o);
+  o.port = p->port;
+  o.timeout_s = 0.2;
+  dp_client_t *c = dp_client_connect(&o);
+  assert_non_null(c);
+  assert_string_equal(dp_client_greeting(c), "");
+  char *reply = NULL;
+  size_t len = 0;
+  assert_int_equal(dp_client_request(c, "PING", &reply, &len, 10.0), 0);
+  assert_string_equal(reply, "pong");
+  free(reply);
+  stop_peer(p, c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(options_have_defaults),
@@ -181,6 +206,7 @@ int main(void) {
       cmocka_unit_test(up_needs_an_exact_one),
       cmocka_unit_test(callback_holding_one_is_not_up),
       cmocka_unit_test(callback_before_the_answer_is_kept),
+      cmocka_unit_test(no_greeting_is_an_empty_one),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

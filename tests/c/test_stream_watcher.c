@@ -5,7 +5,8 @@
  * and never call what waits), liblsl's silent recovery onto a new outlet,
  * nominal rates that are NaN, infinite, negative or huge, the pull straight
  * into the ring with the wrap, liblsl's inlet queue sized from the buffer,
- * and the read-new API against the Python idiom. Real outlets are in
+ * the read-new API against the Python idiom, and update_wait(): its timeout
+ * honoured without spinning, data waking it, a recovery slept through. Real outlets are in
  * tests/interop/test_lsl_watcher.py. */
 #include <math.h>
 #include <setjmp.h>
@@ -43,7 +44,9 @@ static struct {
   bool in_open;        /* a get_fullinfo is waiting */
   int clock_resets;    /* was_clock_reset() answers 1 this many times */
   int32_t buflen;      /* max_buflen of the last create_inlet */
-  unsigned pulls;      /* pull calls */
+  unsigned pulls;      /* pull_chunk calls */
+  unsigned waits;      /* pull_sample calls that had to wait for data */
+  bool waiting;        /* a pull_sample is waiting for data now */
   uv_thread_t test_thread;
   bool armed; /* count waiting calls made on the test's thread */
   unsigned waits_on_test_thread;
@@ -190,7 +193,17 @@ static uint32_t f_clock_reset(lsl_inlet in) {
   (void)in;
   return F.clock_resets > 0 ? (F.clock_resets--, 1u) : 0u;
 }
-/* The ramp: sample v has every channel = v and timestamp v / 100. */
+/* The ramp: sample v has every channel = v and timestamp (v + 1) / 100 (liblsl
+ * reads a timestamp of 0.0 as "no sample"). Called under mu. */
+static void ramp(void *in, float *buf, double *ts, unsigned long n) {
+  unsigned long n_ch = (unsigned long)INFO(in)->n_ch;
+  for (unsigned long i = 0; i < n; i++, F.next_value++) {
+    for (unsigned long c = 0; c < n_ch; c++) buf[i * n_ch + c] = (float)F.next_value;
+    ts[i] = (double)(F.next_value + 1) / 100.0;
+  }
+  F.queued -= n;
+}
+
 static unsigned long f_pull(lsl_inlet in, float *buf, double *ts, unsigned long elems,
                             unsigned long max, double timeout, int32_t *ec) {
   (void)timeout;
@@ -205,15 +218,34 @@ static unsigned long f_pull(lsl_inlet in, float *buf, double *ts, unsigned long 
   } else if (F.live == (void *)in) {
     n = F.queued < max ? (unsigned long)F.queued : max;
     assert_true(n * (unsigned long)n_ch <= elems);
-    for (unsigned long i = 0; i < n; i++, F.next_value++) {
-      for (int c = 0; c < n_ch; c++)
-        buf[i * (unsigned long)n_ch + (unsigned long)c] = (float)F.next_value;
-      ts[i] = (double)F.next_value / 100.0;
-    }
-    F.queued -= n;
+    ramp(in, buf, ts, n);
   }
   uv_mutex_unlock(&mu);
   return n * (unsigned long)n_ch;
+}
+/* One sample of the live inlet, waiting up to `timeout` for one to be pushed
+ * as liblsl does (a condition variable, woken by push()); 0.0 when none. */
+static double f_pull_sample(lsl_inlet in, void *buf, int32_t bytes, double timeout, int32_t *ec) {
+  assert_int_equal(bytes, INFO(in)->n_ch * (int32_t)sizeof(float));
+  uv_mutex_lock(&mu);
+  *ec = 0;
+  uint64_t deadline = uv_hrtime() + (uint64_t)(timeout * 1e9), now;
+  while (F.live == (void *)in && !F.lose && F.queued == 0 && (now = uv_hrtime()) < deadline) {
+    if (!F.waiting) F.waits++;
+    F.waiting = true;
+    uv_cond_broadcast(&cv);
+    (void)uv_cond_timedwait(&cv, &mu, deadline - now);
+  }
+  F.waiting = false;
+  double t = 0.0;
+  if (F.live == (void *)in && F.lose) {
+    F.lose = false;
+    *ec = DP_LSL_LOST_ERROR;
+  } else if (F.live == (void *)in && F.queued > 0) {
+    ramp(in, buf, &t, 1);
+  }
+  uv_mutex_unlock(&mu);
+  return t;
 }
 
 static const dp_lsl_api_t fake = {
@@ -245,6 +277,7 @@ static const dp_lsl_api_t fake = {
     .time_correction = f_time_correction,
     .was_clock_reset = f_clock_reset,
     .pull_chunk_f = f_pull,
+    .pull_sample_v = f_pull_sample,
 };
 
 /* Every test starts with one visible outlet: "fake", 2 ch float32 at 100 Hz. */
@@ -262,6 +295,7 @@ static void fresh(void) {
 static void push(uint64_t n) {
   uv_mutex_lock(&mu);
   F.queued += n;
+  uv_cond_broadcast(&cv);
   uv_mutex_unlock(&mu);
 }
 
@@ -322,7 +356,7 @@ static void assert_ramp_ends(dp_stream_watcher_t *sw, size_t n, uint64_t last) {
   assert_int_equal(dp_stream_watcher_newest(sw, n, data, t), 0);
   for (size_t i = 0; i < n; i++) {
     double v = (double)(last + 1 - n + i);
-    assert_true(data[2 * i] == (float)v && data[2 * i + 1] == (float)v && t[i] == v / 100.0);
+    assert_true(data[2 * i] == (float)v && data[2 * i + 1] == (float)v && t[i] == (v + 1) / 100.0);
   }
 }
 
@@ -500,6 +534,98 @@ static void read_new_matches_the_python_idiom(void **state) {
   dp_stream_watcher_free(sw);
 }
 
+/* update_wait() with nothing coming returns 0 once its timeout has passed,
+ * having slept in liblsl's pull (a few waits of at most 0.25 s, not a spin);
+ * timeout 0 only looks; a bad timeout or an unconnected watcher is refused. */
+static void wait_honours_its_timeout_without_spinning(void **state) {
+  (void)state;
+  fresh();
+  dp_stream_watcher_t *sw = connect_fake(1.0);
+  uint64_t t0 = uv_hrtime();
+  assert_int_equal(dp_stream_watcher_update_wait(sw, 0.6), 0);
+  assert_true(uv_hrtime() - t0 >= 600000000u);
+  assert_true(F.waits >= 3 && F.waits <= 4); /* 0.25 + 0.25 + 0.1 (+ a last look) */
+  F.waits = 0;
+  assert_int_equal(dp_stream_watcher_update_wait(sw, 0.0), 0);
+  assert_int_equal(F.waits, 0);
+  const double bad[] = {-0.001, NAN, INFINITY, -INFINITY};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    assert_int_equal(dp_stream_watcher_update_wait(sw, bad[i]), DP_EINVAL);
+    assert_non_null(strstr(dp_error_detail(), "finite timeout"));
+  }
+  dp_stream_watcher_disconnect(sw);
+  assert_int_equal(dp_stream_watcher_update_wait(sw, 0.1), DP_ESTATE);
+  dp_stream_watcher_free(sw);
+}
+
+/* Pushes `n` samples once a pull is waiting (a thread of its own). */
+static void push_when_waiting(void *arg) {
+  uint64_t n = *(const uint64_t *)arg, deadline = uv_hrtime() + 20000000000ull, now;
+  uv_mutex_lock(&mu);
+  while (!F.waiting && (now = uv_hrtime()) < deadline)
+    (void)uv_cond_timedwait(&cv, &mu, deadline - now);
+  F.queued += n;
+  uv_cond_broadcast(&cv);
+  uv_mutex_unlock(&mu);
+}
+
+/* Data pushed while update_wait() sleeps wakes it: it returns the first
+ * sample and everything queued behind it, long before its timeout; data
+ * already there is returned without waiting; the ring wraps as in update(). */
+static void data_wakes_a_wait(void **state) {
+  (void)state;
+  fresh();
+  dp_stream_watcher_t *sw = connect_fake(1.0); /* 100 samples */
+  uint64_t n = 7;
+  uv_thread_t pusher;
+  assert_int_equal(uv_thread_create(&pusher, push_when_waiting, &n), 0);
+  assert_int_equal(dp_stream_watcher_update_wait(sw, 60.0), 7);
+  uv_thread_join(&pusher);
+  assert_int_equal(F.waits, 1);
+  assert_int_equal(dp_stream_watcher_n_new(sw), 7);
+  assert_ramp_ends(sw, 7, 6);
+  assert_true(dp_stream_watcher_is_flowing(sw));
+  push(70); /* there already: no wait; 93 is past the end of 100: wraps */
+  F.waits = 0;
+  assert_int_equal(dp_stream_watcher_update_wait(sw, 60.0), 70);
+  push(70);
+  assert_int_equal(dp_stream_watcher_update_wait(sw, 60.0), 70);
+  assert_int_equal(F.waits, 0);
+  assert_int_equal(dp_ringbuffer_write_index(dp_stream_watcher_buffer(sw)), 47);
+  assert_ramp_ends(sw, 100, 146);
+  dp_stream_watcher_free(sw);
+}
+
+/* A stream lost during a wait whose reopen hangs: update_wait() returns
+ * after its timeout, having waited on no network call itself; once the
+ * recovery thread has the new outlet, a wait takes it over and returns its
+ * data. */
+static void wait_sleeps_through_a_recovery(void **state) {
+  (void)state;
+  fresh();
+  dp_stream_watcher_t *sw = connect_fake(1.0);
+  arm(true);
+  uv_mutex_lock(&mu);
+  F.lose = true;
+  snprintf(F.outlet.uid, sizeof F.outlet.uid, "uid-B");
+  uv_mutex_unlock(&mu);
+  set_block(true);
+  uint64_t t0 = uv_hrtime();
+  assert_int_equal(dp_stream_watcher_update_wait(sw, 0.3), 0);
+  assert_true(uv_hrtime() - t0 >= 300000000u);
+  assert_true(dp_stream_watcher_connected(sw));
+  assert_int_equal(dp_stream_watcher_update_wait(sw, 0.0), 0);
+  push(20);
+  set_block(false);
+  assert_int_equal(dp_stream_watcher_update_wait(sw, 60.0), 20);
+  assert_true(on_outlet_b(sw));
+  assert_int_equal(dp_stream_watcher_recoveries(sw), 1);
+  assert_int_equal(F.waits_on_test_thread, 0);
+  assert_ramp_ends(sw, 20, 19);
+  arm(false);
+  dp_stream_watcher_free(sw);
+}
+
 int main(void) {
   confine_network_logs();
   uv_mutex_init(&mu);
@@ -511,6 +637,9 @@ int main(void) {
       cmocka_unit_test(pull_wraps_in_two_pulls),
       cmocka_unit_test(inlet_queue_is_sized_from_the_buffer),
       cmocka_unit_test(read_new_matches_the_python_idiom),
+      cmocka_unit_test(wait_honours_its_timeout_without_spinning),
+      cmocka_unit_test(data_wakes_a_wait),
+      cmocka_unit_test(wait_sleeps_through_a_recovery),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   uv_cond_destroy(&cv);

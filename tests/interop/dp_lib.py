@@ -136,6 +136,7 @@ def load_lsl(lib: C.CDLL) -> C.CDLL:
         "dp_stream_watcher_set_stall_timeout": ([p, C.c_double], C.c_int),
         "dp_stream_watcher_connect": ([p, C.c_double], C.c_int),
         "dp_stream_watcher_update": ([p], C.c_int),
+        "dp_stream_watcher_update_wait": ([p, C.c_double], C.c_int),
         "dp_stream_watcher_disconnect": ([p], None),
         "dp_stream_watcher_free": ([p], None),
         "dp_stream_watcher_connected": ([p], C.c_bool),
@@ -211,6 +212,10 @@ class CStreamWatcher:
 
     def update(self) -> int:
         return self.lib.dp_stream_watcher_update(self.ptr)
+
+    def update_wait(self, timeout: float) -> int:
+        """update(), sleeping up to timeout s for a sample (ctypes lets the GIL go)."""
+        return self.lib.dp_stream_watcher_update_wait(self.ptr, timeout)
 
     def close(self):
         if self.ptr:

@@ -190,7 +190,7 @@ def test_hysteresis_and_stimulator_markers(procs):
     (PASS, "--buffer_s=-1", "--buffer_s must be a number"),
     (CTRL, "--threshold=nan", "--threshold must be a number"),
     (CTRL, "--hysteresis=-1", "--hysteresis must be a number in [0,"),
-    (STIM, "--poll_ms=0", "--poll_ms must be a number"),
+    (STIM, "--wait_ms=0", "--wait_ms must be a number in [1, 10000]"),
     (STIM, "--in_stream=", "--in_stream and --out_stream must not be empty"),
 ])
 def test_bad_flags_are_refused(prog, flag, why):

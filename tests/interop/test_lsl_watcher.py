@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -297,6 +298,101 @@ def test_flowing_and_seconds_since_last_sample(watchers):
     outlet.push_sample([2.0])
     wait_until(lambda: w.update() > 0, 10.0, what="the next sample")
     assert w.is_flowing and w.recoveries == 0  # a pause is no restart
+
+
+def _wait_in_thread(w, timeout: float) -> dict:
+    """Starts update_wait(timeout) on a thread; the dict gets its return value,
+    its wall time and the thread's CPU time once it returns."""
+    res: dict = {"started": threading.Event()}
+
+    def run():
+        t0, c0 = time.monotonic(), time.thread_time()
+        res["started"].set()
+        res["rc"] = w.update_wait(timeout)
+        res["wall"], res["cpu"] = time.monotonic() - t0, time.thread_time() - c0
+
+    res["thread"] = threading.Thread(target=run, daemon=True)
+    res["thread"].start()
+    return res
+
+
+@pytest.mark.parametrize("code", sorted(FORMATS), ids=lambda c: dp_lib.DTYPE_NAMES[c])
+def test_wait_wakes_on_a_pushed_sample_of_every_format(watchers, code):
+    """A sample pushed while update_wait sleeps ends the wait long before its
+    30 s timeout, and arrives exactly; the next wait takes a whole chunk."""
+    name, n_ch = unique(), 3
+    outlet = make_outlet(name, n_ch, 100.0, FORMATS[code][0], source_id=name)
+    w = watchers(name)
+    assert w.connect(10.0) == 0, w.error()
+    assert outlet.wait_for_consumers(5.0)
+    values = sample_values(code, 40, n_ch)
+    waiting = _wait_in_thread(w, 30.0)
+    assert waiting["started"].wait(10.0)
+    outlet.push_sample(values[0] if code == 3 else values[0].tolist(), 700.5)
+    waiting["thread"].join(25.0)
+    assert not waiting["thread"].is_alive(), "the pushed sample did not end the wait"
+    assert waiting["rc"] == 1 and waiting["wall"] < 25.0
+    data, times = w.newest(1)
+    assert times.tolist() == [700.5]
+    assert data.tolist() == [list(values[0]) if code == 3 else values[0].tolist()]
+    outlet.push_chunk(values[1:] if code == 3 else np.ascontiguousarray(values[1:]),
+                      (701.0 + np.arange(39) / 100).tolist())
+    got = [0]
+
+    def all_there():
+        rc = w.update_wait(5.0)
+        assert rc > 0, w.error() if rc < 0 else "no sample within 5 s"
+        got[0] += rc
+        return got[0] >= 39
+
+    wait_until(all_there, 20.0, what="the chunk")
+    assert got[0] == 39
+    data, _ = w.newest(40)
+    if code == 3:
+        assert data.tolist() == values
+    else:
+        np.testing.assert_array_equal(data, values)
+
+
+def test_wait_returns_after_its_timeout_when_nothing_comes(watchers):
+    """No sample: update_wait returns 0 once its timeout has passed, having
+    slept (its thread used next to no CPU), and refuses a bad timeout."""
+    name = unique()
+    outlet = make_outlet(name, 1, 100.0)
+    w = watchers(name)
+    assert w.connect(10.0) == 0, w.error()
+    assert outlet.wait_for_consumers(5.0)
+    waiting = _wait_in_thread(w, 1.0)
+    waiting["thread"].join(20.0)
+    assert waiting["rc"] == 0
+    assert 1.0 <= waiting["wall"] < 20.0
+    assert waiting["cpu"] < 0.05, f"the wait burned {waiting['cpu']:.3f} s of CPU"
+    for bad in (-1.0, float("nan"), float("inf")):
+        assert w.update_wait(bad) == -1  # DP_EINVAL
+
+
+def test_wait_during_a_recovery_honours_its_timeout_then_gets_the_new_outlet(watchers):
+    """The outlet (no source_id) dies: waits return after their timeout while
+    the watcher looks for it; a new outlet's samples end a wait."""
+    name = unique()
+    outlet = make_outlet(name, 1, 100.0)
+    w = watchers(name)
+    assert w.connect(10.0) == 0, w.error()
+    assert outlet.wait_for_consumers(5.0)
+    outlet.push_sample([1.0], 30.0)
+    assert w.update_wait(10.0) == 1
+    del outlet
+    gc.collect()
+    for _ in range(3):  # the loss is noticed within one of these
+        t0 = time.monotonic()
+        assert w.update_wait(0.4) == 0, w.error()
+        assert 0.4 <= time.monotonic() - t0 < 20.0
+    outlet = make_outlet(name, 1, 100.0)
+    wait_until(lambda: w.update_wait(0.05) >= 0 and outlet.have_consumers(), 20.0,
+               what="the watcher to reopen the stream")
+    outlet.push_sample([2.0], 31.0)
+    assert w.update_wait(20.0) == 1, w.error()
+    assert w.last_t == 31.0 and w.recoveries >= 1
 
 
 def test_missing_stream_times_out_listing_visible_streams(watchers):
