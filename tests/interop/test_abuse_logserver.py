@@ -2,7 +2,7 @@
 out of every range, hundreds of clients that park unfinished frames, a full
 house of clients, and a flood. Each test asserts that a good client's
 records still land in the log file and that the server's memory stays under
-its documented bounds (README, "dp-logserver")."""
+its documented bounds (docs/logging.md, "dp-logserver")."""
 from __future__ import annotations
 
 import json

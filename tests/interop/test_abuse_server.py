@@ -4,7 +4,7 @@ connections (also past the connection limit, under a low limit of open
 files, and with short silent/idle timeouts), clients that never read their
 replies, and commands trickled one byte at a time. Throughout, a new control-room connection gets its greeting
 and its UP answered (median round trip under 100 ms), and the module's peak
-RSS stays under the documented caps (README: the module server's limits)."""
+RSS stays under the documented caps (docs/server.md: the module server's limits)."""
 import resource
 import socket
 import statistics
