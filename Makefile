@@ -85,7 +85,7 @@ test-asan: asan
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure
 # ThreadSanitizer: any report fails the test (halt_on_error, exit code 66).
 test-tsan: tsan
-	TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1 \
+	TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
 	  ctest --test-dir $(TSAN_BUILD) --output-on-failure
 # The C unit tests once more under valgrind's memcheck: any error or definite
 # leak fails the run. Forked children that do not exec (the supervisor of a
