@@ -29,7 +29,8 @@ static void corpus_dir(char *out, size_t size) {
 
 static size_t replay(const char *dir, const char *name) {
   char path[4096];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
+  int len = snprintf(path, sizeof path, "%s/%s", dir, name);
+  assert_true(len > 0 && (size_t)len < sizeof path);
   FILE *f = fopen(path, "rb");
   assert_non_null(f);
   static uint8_t buf[1 << 16];

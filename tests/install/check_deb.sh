@@ -22,19 +22,22 @@ tools=$(ls "$debs"/dareplane-tools_*.deb)
 for deb in "$runtime" "$dev" "$tools"; do dpkg-deb -x "$deb" "$root"; done
 
 # The runtime package is named after the SONAME and holds only the library.
-lib=$(ls "$root"/usr/lib/libdareplane.so.*.*.*)
+lib=$(ls "$root"/usr/lib/*/libdareplane.so.*.*.*)
+libdir=$(dirname "$lib")
+# the multiarch directory (the compiler names it as Debian does)
+test "$libdir" = "$root/usr/lib/$(gcc -print-multiarch)"
 soname=$(objdump -p "$lib" | awk '/SONAME/ {print $2}')
 test "$(field "$runtime" Package)" = "$(echo "$soname" | sed 's/\.so\./-/; s/-\([0-9]*\)$/\1/')"
-dpkg-deb -c "$runtime" | grep -v '/$' | grep -v "usr/lib/libdareplane.so.0" && exit 1
+dpkg-deb -c "$runtime" | grep -v '/$' | grep -v "usr/lib/$(gcc -print-multiarch)/libdareplane.so.0" && exit 1
 field "$dev" Depends | grep -q "$(field "$runtime" Package) (= $(field "$runtime" Version))"
 
 sh "$src/tests/install/check_consumer.sh" "$src" "$root/usr" "$work"
 
 cmake -S "$src/docs/tutorial" -B "$work/tutorial" \
-  -Ddareplane_DIR="$root/usr/lib/cmake/dareplane" >/dev/null
+  -Ddareplane_DIR="$libdir/cmake/dareplane" >/dev/null
 cmake --build "$work/tutorial" >/dev/null
 for step in "$work"/tutorial/step[0-9]; do
-  LD_LIBRARY_PATH="$root/usr/lib" "$step" --help | grep -q -- "--stream"
+  LD_LIBRARY_PATH="$libdir" "$step" --help | grep -q -- "--stream"
 done
 
 for tool in "$root"/usr/bin/dp-*; do
