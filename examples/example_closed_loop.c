@@ -5,11 +5,12 @@
  * chain dp-bandpower (13-30 Hz) -> dp-threshold-controller -> dp-stimulator,
  * and dp-latency watching every stream; sends START; shows one live status
  * line (samples per stage, stimulation switches, input age so far) for
- * --seconds; then stops everything (CLOSE, SIGTERM, SIGKILL, whole process
- * groups), prints the latency table (from dp-latency) and each module's CPU
- * use, and leaves the samples in --json for scripts/plot_closed_loop.py.
- * Ctrl-C ends the run early and cleans up the same way; nothing keeps
- * running afterwards.
+ * --seconds; prints each module's CPU use and the latency table (dp-latency
+ * watches for the same --seconds and then writes it), then stops everything
+ * (CLOSE, then the whole process trees: SIGTERM and SIGKILL on Linux,
+ * TerminateJobObject on Windows), and leaves the samples in --json for
+ * scripts/plot_closed_loop.py. Ctrl-C ends the run early and cleans up the
+ * same way; nothing keeps running afterwards. The same on Linux and Windows.
  *
  *   example-closed-loop [--seconds 10] [--json closed_loop.json] [--logfile F]
  *
@@ -22,8 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 #include <uv.h>
 
 enum { LOGSERVER, MOCK, DECODER, CONTROLLER, STIMULATOR, PROBE, N_PROCS };
@@ -70,7 +69,7 @@ static int launch(int which, const char *const *args, int port, bool plain, bool
   o.quiet = !show_output;
   o.start_timeout_s = 20;
   o.reply_timeout_s = 5;
-  o.term_grace_s = which == PROBE ? 10 : 2; /* the probe writes its table at SIGTERM */
+  o.term_grace_s = which == PROBE ? 10 : 2; /* after Ctrl-C, it writes its table at SIGTERM */
   if (dp_launcher_start(&procs[which], &o) < 0) {
     fprintf(stderr, "demo: %s\n", dp_error_detail());
     return -1;
@@ -140,14 +139,16 @@ static int run(double seconds, const char *json, const char *logfile) {
     if (i != MOCK && i != PROBE) ports[i] = free_port();
   char p[N_PROCS][32], src[64], bursts[80], dec[64], ctl[64], stim[64], logport[16];
   for (int i = 0; i < N_PROCS; i++) snprintf(p[i], sizeof p[i], "--port=%d", ports[i]);
-  snprintf(src, sizeof src, "demo_eeg_%d", (int)getpid());
+  int pid = (int)uv_os_getpid();
+  snprintf(src, sizeof src, "demo_eeg_%d", pid);
   snprintf(bursts, sizeof bursts, "%s_bursts", src);
-  snprintf(dec, sizeof dec, "demo_decoder_%d", (int)getpid());
-  snprintf(ctl, sizeof ctl, "demo_control_%d", (int)getpid());
-  snprintf(stim, sizeof stim, "demo_stim_%d", (int)getpid());
+  snprintf(dec, sizeof dec, "demo_decoder_%d", pid);
+  snprintf(ctl, sizeof ctl, "demo_control_%d", pid);
+  snprintf(stim, sizeof stim, "demo_stim_%d", pid);
   snprintf(logport, sizeof logport, "%d", ports[LOGSERVER]);
-  setenv("DP_LOG_HOST", "127.0.0.1", 1); /* every module logs to our dp-logserver */
-  setenv("DP_LOG_PORT", logport, 1);
+  /* every module logs to our dp-logserver (the environment they inherit) */
+  uv_os_setenv("DP_LOG_HOST", "127.0.0.1");
+  uv_os_setenv("DP_LOG_PORT", logport);
 
   char in_src[96], out_dec[96], in_dec[96], out_ctl[96], in_ctl[96], out_stim[96];
   snprintf(in_src, sizeof in_src, "--in_stream=%s", src);
@@ -180,7 +181,7 @@ static int run(double seconds, const char *json, const char *logfile) {
   const char *stim_args[] = {p[STIMULATOR],     in_ctl, out_stim, "--connect_timeout_s=30",
                              "--loglevel=INFO", NULL};
   char secs[32];
-  snprintf(secs, sizeof secs, "%g", seconds + 30); /* we stop it earlier */
+  snprintf(secs, sizeof secs, "%g", seconds);
   const char *probe_args[] = {"--stream",  src,        "--stream", dec,      "--stream",
                               ctl,         "--bursts", bursts,     "--stim", stim,
                               "--seconds", secs,       "--json",   json,     NULL};
@@ -209,10 +210,9 @@ static int run(double seconds, const char *json, const char *logfile) {
   uint64_t t0 = uv_hrtime();
   double elapsed = 0;
   while (!interrupted && elapsed < seconds) {
-    struct timespec pause = {0, 250000000L};
-    nanosleep(&pause, NULL);
+    uv_sleep(250);
     elapsed = (double)(uv_hrtime() - t0) / 1e9;
-    for (int i = LOGSERVER; i < N_PROCS; i++) {
+    for (int i = LOGSERVER; i < PROBE; i++) { /* the probe ends by itself */
       int st = 0;
       if (dp_launcher_poll(procs[i], &st) == 0) {
         fprintf(stderr, "\ndemo: %s ended unexpectedly (status %d)\n", prog_names[i], st);
@@ -224,6 +224,11 @@ static int run(double seconds, const char *json, const char *logfile) {
   printf("\n%s; stopping everything...\n", interrupted ? "interrupted" : "done");
   print_cpu();
   fflush(stdout);
+  /* the probe's table (after its streams resolved and --seconds) */
+  double deadline = (double)uv_hrtime() / 1e9 + 30;
+  while (!interrupted && dp_launcher_poll(procs[PROBE], NULL) == 1 &&
+         (double)uv_hrtime() / 1e9 < deadline)
+    uv_sleep(50);
   return 0;
 }
 
@@ -251,18 +256,19 @@ int main(int argc, char **argv) {
             rc < 0 ? dp_error_detail() : "--seconds must be > 0");
     return 2;
   }
-  snprintf(bin_dir, sizeof bin_dir, "%s", argv[0]);
-  char *slash = strrchr(bin_dir, '/');
-  if (slash != NULL)
-    *slash = '\0';
+  size_t size = sizeof bin_dir;
+  if (uv_exepath(bin_dir, &size) != 0) bin_dir[0] = '\0';
+  char *cut = strrchr(bin_dir, '/'), *back = strrchr(bin_dir, '\\');
+  if (back != NULL && (cut == NULL || back > cut)) cut = back;
+  if (cut != NULL)
+    *cut = '\0';
   else
     snprintf(bin_dir, sizeof bin_dir, ".");
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal; /* no SA_RESTART: a sleep ends at Ctrl-C */
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGINT, on_signal); /* the loop's sleeps are short: it notices within 250 ms */
+  signal(SIGTERM, on_signal);
+#ifdef SIGPIPE
   signal(SIGPIPE, SIG_IGN);
+#endif
   dp_log_configure_level(NULL);
   int status = run(seconds, json, logfile) == 0 && !interrupted ? 0 : 1;
   if (stop_all() < 0) status = 1;

@@ -1,8 +1,7 @@
 /* launcher.h - the control room's side of a module: start its executable,
  * connect to it, drive it, and stop it with nothing left behind (the C
  * counterpart of dareplane_utils.module_handling: ExeLauncher,
- * SocketCommunicator and ModuleConnection). Linux only so far: the Windows
- * build (make windows) does not contain these functions yet.
+ * SocketCommunicator and ModuleConnection), on Linux and Windows.
  *
  *     const char *args[] = {"--port=8083", NULL};
  *     dp_launcher_opts_t o;
@@ -15,17 +14,27 @@
  *     if (dp_launcher_start(&m, &o) < 0) fprintf(stderr, "%s\n", dp_error_detail());
  *     dp_launcher_request(m, "START", &reply, &len, 0.5);
  *     ...
- *     dp_launcher_stop(m);   // CLOSE, SIGTERM to the group, SIGKILL
+ *     dp_launcher_stop(m);   // CLOSE, then the whole process tree ends
  *     dp_launcher_free(m);
  *
  * What it does differently from the Python reference (reference §4):
- * - The executable runs as leader of its own session and process group, and
- *   stopping ends the whole group: CLOSE, then (after `close_grace_s`)
- *   SIGTERM to the group, then (after `term_grace_s`) SIGKILL, and it waits
- *   until no process of the group is left. On Linux the launching process
- *   makes itself a child subreaper (prctl), so members of a launched group
- *   whose parent died are re-parented to it and reaped here: no orphan, no
- *   zombie, also when PID 1 does not reap.
+ * - The executable runs as one process tree with everything it starts, at
+ *   any depth, whichever session or process group they move to (the same
+ *   mechanism as the module server's process workers): on Linux under a
+ *   small supervisor process that is a child subreaper, in a session and
+ *   process group of its own; on Windows inside a Job Object of its own
+ *   (created suspended, no breaking away, killed when the job's last handle
+ *   closes). Stopping ends the whole tree and waits until no process of it
+ *   is left and every one is reaped: no orphan, no zombie. The tree also
+ *   ends when the launching process ends in any way, even killed, and the
+ *   rest of the tree is ended when the program itself exits.
+ * - Stop on Linux: CLOSE, then (after `close_grace_s`) SIGTERM to every
+ *   process of the tree, then (after `term_grace_s`) SIGKILL. On Windows
+ *   there is no request to end that a program must honour (console control
+ *   events reach only programs sharing a console and group), so after CLOSE
+ *   and `close_grace_s` the job is terminated at once (TerminateJobObject,
+ *   exit code 1): `term_grace_s` is not used, and a program that does not
+ *   end on CLOSE gets no chance to clean up.
  * - Start waits for the port with a deadline (`start_timeout_s`), trying every
  *   20 ms, and notices at once when the process exits before its port opens
  *   (the error says how it ended). The greeting is read as soon as it arrives
@@ -36,7 +45,7 @@
  * Threads: a launcher is used by one thread at a time. Several launchers may
  * live in one process (each has its own event loop). Programs that send to
  * modules should ignore SIGPIPE (see client.h). Errors follow error.h; on
- * failure dp_error_detail() says what happened. POSIX only. */
+ * failure dp_error_detail() says what happened. */
 #ifndef DAREPLANE_LAUNCHER_H
 #define DAREPLANE_LAUNCHER_H
 
@@ -70,8 +79,9 @@ typedef struct {
                               greeting, GET_PCOMMS or UP; default false */
   double start_timeout_s;  /* for the port to open and greet; default 10 */
   double reply_timeout_s;  /* for GET_PCOMMS and UP at start; default 1 */
-  double close_grace_s;    /* CLOSE -> SIGTERM to the group; default 2 */
-  double term_grace_s;     /* SIGTERM -> SIGKILL; default 2 */
+  double close_grace_s;    /* CLOSE -> SIGTERM to the tree (Windows: terminate
+                              the job); default 2 */
+  double term_grace_s;     /* SIGTERM -> SIGKILL; default 2; Windows: unused */
   bool quiet;              /* the module's stdout/stderr to /dev/null; default false */
 } dp_launcher_opts_t;
 
@@ -113,29 +123,35 @@ DP_EXTERN int dp_launcher_request(dp_launcher_t *l, const char *cmd, char **repl
  * DP_ECLOSED (module gone: detail says how it ended), DP_ESTATE, DP_EIO. */
 DP_EXTERN int dp_launcher_send(dp_launcher_t *l, const char *cmd);
 
-/* The leader's pid, or 0 for a connect-only module. */
+/* The launched program's process id, or 0 for a connect-only module. */
 DP_EXTERN int dp_launcher_pid(const dp_launcher_t *l);
 
-/* Whether the launched process still runs, without waiting: 1 running, 0
+/* Whether the launched program still runs, without waiting: 1 running, 0
  * exited (then *status, if not NULL, gets the exit code, or minus the signal
- * number that ended it), DP_ESTATE for a connect-only module. */
+ * number that ended it; on Windows a terminated program has exit code 1),
+ * DP_ESTATE for a connect-only module. */
 DP_EXTERN int dp_launcher_poll(dp_launcher_t *l, int *status);
 
 /* Stops the module: sends CLOSE (modules only; other programs start at the
- * next step), waits up to close_grace_s for the leader to exit, sends SIGTERM to its process group,
- * waits up to term_grace_s for the group to be empty, then SIGKILL, and waits until every process
- * of the group is gone and reaped (up to 5 s more). Closes the connection. Returns 0 when the group
- * ended (how: dp_launcher_stop_stage()), DP_ETIMEDOUT when a process of the group survived SIGKILL
- * (the detail names the group). Calling it again returns the first result. */
+ * next step) and waits up to close_grace_s for the program to exit. If it
+ * still runs, or left processes behind, the tree is ended: Linux: SIGTERM to
+ * every process of it, SIGKILL to what is left after term_grace_s; Windows:
+ * TerminateJobObject. Then it waits until every process of the tree is gone
+ * and reaped (up to term_grace_s + 5 s, then once more after a second kill,
+ * 5 s). Closes the connection. Returns 0 when the tree ended (how:
+ * dp_launcher_stop_stage()), DP_ETIMEDOUT when it did not (the detail names
+ * the program; dp_launcher_free() then waits until it is gone). Calling it
+ * again returns the first result. */
 DP_EXTERN int dp_launcher_stop(dp_launcher_t *l);
 
-/* How the last stop ended the group: 0 not stopped yet, 1 without a signal
- * (CLOSE, or the program had ended), 2 SIGTERM was needed, 3 SIGKILL was
- * needed. */
+/* How the last stop ended the tree: 0 not stopped yet, 1 by itself
+ * (CLOSE, or the program had ended), 2 SIGTERM was needed (Linux), 3 it was
+ * killed (Linux: SIGKILL; Windows: the job was terminated). */
 DP_EXTERN int dp_launcher_stop_stage(const dp_launcher_t *l);
 
 /* Stops the module if still running (as dp_launcher_stop()) and frees
- * everything. NULL is a no-op. */
+ * everything; if the stop failed, it first waits until the tree is gone.
+ * NULL is a no-op. */
 DP_EXTERN void dp_launcher_free(dp_launcher_t *l);
 
 #ifdef __cplusplus

@@ -10,7 +10,7 @@
  * process of the tree is left, all reaped. The tree also ends when the module
  * ends in any way, even killed. Everything here runs on the loop thread
  * except the thread workers' bodies. */
-#include "server/proc_tree.h"
+#include "proc_tree/proc_tree.h"
 #include "server/server_internal.h"
 
 #include "common/error_internal.h"

@@ -17,7 +17,7 @@
 
 #include <uv.h>
 
-#include "server/proc_tree.h"
+#include "proc_tree/proc_tree.h"
 
 #define DEADLINE_NS (20 * (uint64_t)1000000000)
 

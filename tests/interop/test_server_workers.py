@@ -6,7 +6,7 @@ leave no worker process either; workers that end by themselves leave the
 book.
 
 A process worker runs under a supervisor process of the module (see
-src/server/proc_tree_linux.c): each SPAWN tree is supervisor -> sh ->
+src/proc_tree/proc_tree_linux.c): each SPAWN tree is supervisor -> sh ->
 subshell -> sleep, plus the setsid'd sleep with "detach"."""
 import contextlib
 import ctypes

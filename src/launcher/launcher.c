@@ -1,52 +1,58 @@
-/* launcher_linux.c - starting a module's executable, connecting to it and stopping
- * its whole process group (dareplane/launcher.h). Linux only so far: the
- * Windows build leaves it out (a port would stop the tree with the Job Object
- * layer of src/server/proc_tree.h).
+/* launcher.c - starting a module's executable, connecting to it and stopping
+ * its whole process tree (dareplane/launcher.h), on every platform.
  *
- * Each launcher has a private libuv loop that owns the child process handle,
- * so its exit is noticed whenever the loop runs: while waiting for the port,
- * between commands (dp_launcher_poll) and while stopping. Waits are a 10 to
- * 20 ms timer on that loop, which also wakes at once when the child exits.
- * The connection itself is a dp_client_t (client.h, public API only).
+ * The process side is the process-tree layer (proc_tree/proc_tree.h), the
+ * same one the module server's process workers use: on Linux a supervisor
+ * that is a child subreaper, on Windows a Job Object the program is created
+ * in, suspended. Whatever the program starts, at any depth and in any session
+ * or group, belongs to the tree, and the tree ends with this process in any
+ * case. Only what "ask it to end" means differs (DP_PROC_TREE_ASKS_FIRST:
+ * SIGTERM on Linux; Windows has no request a program must honour, so there
+ * the tree is terminated); this file holds the rest.
  *
- * Orphans: a group member whose parent died is re-parented to the nearest
- * subreaper. We make this process one (Linux) and, once libuv has reaped the
- * leader, reap what is left of the group with waitpid(-pgid); a group with no
- * process left answers kill(-pgid, 0) with ESRCH. */
+ * Each launcher has a private libuv loop that owns the tree, so the
+ * program's exit is noticed whenever the loop runs: while waiting for the
+ * port, between commands (dp_launcher_poll) and while stopping. Waits are a
+ * 10 to 20 ms timer on that loop, which also wakes at once when the tree
+ * reports. The connection itself is a dp_client_t (client.h, public API
+ * only). */
 #include "dareplane/launcher.h"
 
 #include "common/error_internal.h"
 #include "dareplane/log.h"
+#include "proc_tree/proc_tree.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
-#include <sys/types.h>
-#include <sys/wait.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
-
 #define PORT_RETRY_MS   20 /* between connection attempts while the port is closed */
-#define STOP_TICK_MS    10 /* between checks while a group ends */
+#define STOP_TICK_MS    10 /* between checks while a tree ends */
 #define KILL_WAIT_S     5.0
 #define DEFAULT_START_S 10.0
 #define DEFAULT_REPLY_S 1.0
 #define DEFAULT_GRACE_S 2.0
 #define MAX_ARGS        256
 
+/* What stopping does after CLOSE, in words for the log. */
+#if DP_PROC_TREE_ASKS_FIRST
+#define ASK_WORDS  "SIGTERM to"
+#define KILL_WORDS "SIGKILL"
+#else
+#define ASK_WORDS  "terminating"
+#define KILL_WORDS "TerminateJobObject"
+#endif
+
 struct dp_launcher {
   char *name;
   uv_loop_t loop;
-  uv_process_t proc;
   uv_timer_t timer;
-  bool spawned; /* proc is an open handle */
-  bool exited;  /* libuv reaped the leader */
-  int status;   /* exit code, or -signal */
-  int pid;      /* leader = process group id; 0 for connect-only */
+  dp_proc_tree_t *tree; /* NULL before start and once the tree is gone */
+  bool exited;          /* the program ended */
+  bool rest_left;       /* ... leaving processes that the tree is ending */
+  int status;           /* exit code, or -signal */
+  int pid;              /* the program's; 0 for connect-only */
   dp_client_t *client;
   char **pcomms;
   size_t npcomms;
@@ -70,29 +76,43 @@ static double now_s(void) {
   return (double)uv_hrtime() / 1e9;
 }
 
-static void proc_exited(uv_process_t *p, int64_t status, int sig) {
-  dp_launcher_t *l = p->data;
+static void tree_exited(void *user, int status, int sig, bool rest_left) {
+  dp_launcher_t *l = user;
   l->exited = true;
-  l->status = sig != 0 ? -sig : (int)status;
+  l->rest_left = rest_left;
+  l->status = sig != 0 ? -sig : status;
+}
+
+static void tree_killed(void *user, int n) {
+  dp_launcher_t *l = user;
+  l->stage = 3;
+  dp_log_warning(l->log, "process tree of %s (pid %d) outlived SIGTERM by %.1f s: SIGKILL to %d",
+                 l->name, l->pid, l->term_grace_s, n);
+}
+
+static void tree_gone(void *user) {
+  dp_launcher_t *l = user;
+  l->tree = NULL;
 }
 
 static void on_timer(uv_timer_t *t) {
   (void)t;
 }
 
-/* Runs the loop for at most `ms` milliseconds (less when the child exits). */
+/* Runs the loop for at most `ms` milliseconds (less when the tree reports). */
 static void wait_ms(dp_launcher_t *l, unsigned ms) {
+  uv_update_time(&l->loop); /* else the timer is due at once after a while without the loop */
   uv_timer_start(&l->timer, on_timer, ms, 0);
   uv_run(&l->loop, UV_RUN_ONCE);
   uv_timer_stop(&l->timer);
 }
 
-/* "exited with status 3" / "was killed by signal 9 (Killed)" */
+/* "exited with status 3" / "was ended by signal 9" */
 static const char *how_it_ended(const dp_launcher_t *l, char *buf, size_t size) {
   if (l->status >= 0)
     snprintf(buf, size, "exited with status %d", l->status);
   else
-    snprintf(buf, size, "was ended by signal %d (%s)", -l->status, strsignal(-l->status));
+    snprintf(buf, size, "was ended by signal %d", -l->status);
   return buf;
 }
 
@@ -110,25 +130,16 @@ int dp_launcher_poll(dp_launcher_t *l, int *status) {
   return l->exited ? 0 : 1;
 }
 
-/* No process of the group is left (reaping its orphans first). */
-static bool group_gone(dp_launcher_t *l) {
-  uv_run(&l->loop, UV_RUN_NOWAIT);
-  if (!l->exited) return false;
-  while (waitpid(-l->pid, NULL, WNOHANG) > 0) {
-  }
-  return uv_kill(-l->pid, 0) == UV_ESRCH;
-}
-
-static bool wait_group(dp_launcher_t *l, double seconds) {
+/* Runs the loop until the whole tree is gone; false at the deadline. */
+static bool wait_gone(dp_launcher_t *l, double seconds) {
   double deadline = now_s() + seconds;
-  for (;;) {
-    if (group_gone(l)) return true;
-    if (now_s() >= deadline) return false;
-    wait_ms(l, STOP_TICK_MS);
-  }
+  uv_run(&l->loop, UV_RUN_NOWAIT);
+  while (l->tree != NULL && now_s() < deadline) wait_ms(l, STOP_TICK_MS);
+  return l->tree == NULL;
 }
 
 static int spawn(dp_launcher_t *l, const dp_launcher_opts_t *o) {
+  static const dp_proc_tree_events_t events = {tree_exited, tree_killed, tree_gone};
   const char *argv[MAX_ARGS + 2];
   size_t n = 0;
   argv[n++] = o->path;
@@ -137,29 +148,17 @@ static int spawn(dp_launcher_t *l, const dp_launcher_opts_t *o) {
     argv[n++] = o->args[i];
   }
   argv[n] = NULL;
-#ifdef __linux__
-  (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
-#endif
-  uv_stdio_container_t stdio[3] = {
-      {.flags = UV_IGNORE},
-      {.flags = o->quiet ? UV_IGNORE : UV_INHERIT_FD, .data.fd = 1},
-      {.flags = o->quiet ? UV_IGNORE : UV_INHERIT_FD, .data.fd = 2},
-  };
-  uv_process_options_t po = {
-      .exit_cb = proc_exited,
-      .file = o->path,
-      .args = (char **)argv,
-      .env = (char **)o->env,
+  dp_proc_tree_spec_t spec = {
+      .argv = argv,
       .cwd = o->cwd,
-      .flags = UV_PROCESS_DETACHED, /* setsid(): own session and process group */
-      .stdio_count = 3,
-      .stdio = stdio,
+      .env = o->env,
+      .grace_s = o->term_grace_s,
+      .quiet = o->quiet,
+      .events = &events,
+      .user = l,
   };
-  l->proc.data = l;
-  int rc = uv_spawn(&l->loop, &l->proc, &po);
-  l->spawned = true; /* the handle is initialised even on failure */
-  if (rc != 0) return dp_error_set(DP_ESYS, "cannot start %s: %s", o->path, uv_strerror(rc));
-  l->pid = l->proc.pid;
+  int rc = dp_proc_tree_start(&l->loop, &spec, &l->tree, &l->pid);
+  if (rc < 0) return rc; /* the detail names the path */
   dp_log_info(l->log, "started %s: %s (pid %d)", l->name, o->path, l->pid);
   return 0;
 }
@@ -337,49 +336,39 @@ int dp_launcher_stop_stage(const dp_launcher_t *l) {
   return l != NULL ? l->stage : 0;
 }
 
-static void signal_group(dp_launcher_t *l, int sig) {
-  int rc = uv_kill(-l->pid, sig);
-  if (rc != 0 && rc != UV_ESRCH)
-    dp_log_error(l->log, "cannot signal process group %d of %s: %s", l->pid, l->name,
-                 uv_strerror(rc));
-}
-
 int dp_launcher_stop(dp_launcher_t *l) {
   if (l == NULL) return dp_error_set(DP_EINVAL, "NULL launcher");
   if (l->stopped) return l->stop_rc;
   l->stopped = true;
   l->stage = 1;
   if (l->client != NULL) (void)dp_client_send(l->client, "CLOSE");
-  if (l->pid == 0) {
-    dp_client_close(l->client);
-    l->client = NULL;
-    return l->stop_rc = 0;
-  }
-  if (l->client != NULL) {
+  if (l->client != NULL && l->tree != NULL) {
     double deadline = now_s() + l->close_grace_s;
-    while (dp_launcher_poll(l, NULL) == 1 && now_s() < deadline) wait_ms(l, STOP_TICK_MS);
+    while (l->tree != NULL && !l->exited && now_s() < deadline) wait_ms(l, STOP_TICK_MS);
   }
   dp_client_close(l->client);
   l->client = NULL;
-  /* Even when the leader ended on CLOSE, its group may have members left. */
-  if (!group_gone(l)) {
-    l->stage = 2;
-    dp_log_info(l->log, "SIGTERM to process group %d of %s", l->pid, l->name);
-    signal_group(l, SIGTERM);
-    if (!wait_group(l, l->term_grace_s)) {
-      l->stage = 3;
-      dp_log_warning(l->log, "process group %d of %s outlived SIGTERM by %.1f s: SIGKILL", l->pid,
-                     l->name, l->term_grace_s);
-      signal_group(l, SIGKILL);
-      if (!wait_group(l, KILL_WAIT_S)) {
-        dp_log_error(l->log, "process group %d of %s survived SIGKILL", l->pid, l->name);
-        return l->stop_rc = dp_error_set(DP_ETIMEDOUT, "process group %d of %s survived SIGKILL",
-                                         l->pid, l->name);
-      }
-    }
+  if (l->pid == 0) return l->stop_rc = 0;
+  /* A program that ended alone leaves a tree that ends by itself; one that
+   * still runs, or left processes behind, is ended. */
+  uv_run(&l->loop, UV_RUN_NOWAIT);
+  if (l->tree != NULL && (!l->exited || l->rest_left)) {
+    l->stage = DP_PROC_TREE_ASKS_FIRST ? 2 : 3;
+    dp_log_info(l->log, ASK_WORDS " the process tree of %s (pid %d)", l->name, l->pid);
+    dp_proc_tree_stop(l->tree);
+  }
+  if (!wait_gone(l, l->term_grace_s + KILL_WAIT_S)) {
+    dp_log_error(l->log,
+                 "process tree of %s (pid %d) still there %.1f s after " KILL_WORDS
+                 ": killing it again",
+                 l->name, l->pid, KILL_WAIT_S);
+    dp_proc_tree_kill(l->tree);
+    if (!wait_gone(l, KILL_WAIT_S))
+      return l->stop_rc = dp_error_set(
+                 DP_ETIMEDOUT, "process tree of %s (pid %d) survived " KILL_WORDS, l->name, l->pid);
   }
   char how[96];
-  dp_log_info(l->log, "%s (pid %d) %s; its process group is gone", l->name, l->pid,
+  dp_log_info(l->log, "%s (pid %d) %s; its process tree is gone", l->name, l->pid,
               how_it_ended(l, how, sizeof how));
   return l->stop_rc = 0;
 }
@@ -387,9 +376,8 @@ int dp_launcher_stop(dp_launcher_t *l) {
 void dp_launcher_free(dp_launcher_t *l) {
   if (l == NULL) return;
   if (l->pid != 0 || l->client != NULL) (void)dp_launcher_stop(l);
-  if (l->spawned) uv_close((uv_handle_t *)&l->proc, NULL);
   uv_close((uv_handle_t *)&l->timer, NULL);
-  uv_run(&l->loop, UV_RUN_DEFAULT);
+  uv_run(&l->loop, UV_RUN_DEFAULT); /* returns once a tree that survived stop is gone */
   uv_loop_close(&l->loop);
   dp_client_free_list(l->pcomms, l->npcomms);
   free(l->name);

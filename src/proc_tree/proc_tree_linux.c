@@ -1,5 +1,5 @@
 /* proc_tree_linux.c - proc_tree.h on Linux: one supervisor process per
- * process worker.
+ * tree (a process worker's or a launched module's).
  *
  * Why a supervisor: a process group or session does not hold a tree (any
  * descendant may call setsid()), and nothing in the module survives SIGKILL
@@ -28,7 +28,7 @@
  * program with _Fork() (no atfork handlers: libuv's would close and reopen
  * fds of its own numbers, which by then are the supervisor's). */
 #define _GNU_SOURCE
-#include "server/proc_tree.h"
+#include "proc_tree/proc_tree.h"
 
 #include "common/error_internal.h"
 
@@ -76,6 +76,7 @@ typedef struct {
   char *const *envp;
   const char *cwd;
   long grace_ms;
+  bool quiet; /* stdout and stderr to /dev/null */
 } plan_t;
 
 /* ---- the supervisor (async-signal-safe only) ------------------------------ */
@@ -187,10 +188,14 @@ static _Noreturn void program_main(const plan_t *plan, int supervisor, int err) 
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
-  int null = open("/dev/null", O_RDONLY);
-  if (null > 0) {
-    dup2(null, 0);
-    close(null);
+  int null = open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    if (null != 0) dup2(null, 0);
+    if (plan->quiet) {
+      dup2(null, 1);
+      dup2(null, 2);
+    }
+    if (null > 2) close(null);
   }
   if (plan->cwd == NULL || chdir(plan->cwd) == 0) execve(plan->path, plan->argv, plan->envp);
   int e = errno;
@@ -370,6 +375,7 @@ int dp_proc_tree_start(uv_loop_t *loop, const dp_proc_tree_spec_t *spec, dp_proc
       .envp = spec->env != NULL ? (char *const *)spec->env : environ,
       .cwd = spec->cwd,
       .grace_ms = spec->grace_s > 0 ? (long)(spec->grace_s * 1000.0) : 0,
+      .quiet = spec->quiet,
   };
   int sv[2] = {-1, -1};
   int rc = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0 ? 0 : -errno;

@@ -1,5 +1,5 @@
-/* proc_tree_win.c - proc_tree.h on Windows: one Job Object per process
- * worker.
+/* proc_tree_win.c - proc_tree.h on Windows: one Job Object per tree (a
+ * process worker's or a launched module's).
  *
  * Why a Job Object: Windows keeps no parent links that hold a tree (a
  * process whose parent ended is nobody's child), but a process created by a
@@ -22,7 +22,7 @@
  * handle (a thread pool wait, handed to the loop through a uv_async_t); the
  * rest of the tree by the job's count of active processes, polled every
  * 10 ms only while a terminated tree is ending. */
-#include "server/proc_tree.h"
+#include "proc_tree/proc_tree.h"
 
 #include "common/error_internal.h"
 
@@ -189,13 +189,13 @@ static HANDLE new_job(void) {
   return job;
 }
 
-/* An inheritable copy of the module's standard handle `which` (NULL when it
- * has none), or the NUL device for stdin. */
-static HANDLE child_std(DWORD which) {
+/* An inheritable copy of the caller's standard handle `which` (NULL when it
+ * has none), or the NUL device for stdin and, when `quiet`, for the others. */
+static HANDLE child_std(DWORD which, bool quiet) {
   SECURITY_ATTRIBUTES inherit = {sizeof inherit, NULL, TRUE};
-  if (which == STD_INPUT_HANDLE)
-    return CreateFileW(L"NUL", GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE, &inherit,
-                       OPEN_EXISTING, 0, NULL);
+  if (which == STD_INPUT_HANDLE || quiet)
+    return CreateFileW(L"NUL", which == STD_INPUT_HANDLE ? GENERIC_READ : GENERIC_WRITE,
+                       FILE_SHARE_READ | FILE_SHARE_WRITE, &inherit, OPEN_EXISTING, 0, NULL);
   HANDLE h = GetStdHandle(which), copy = NULL;
   if (h != NULL && h != INVALID_HANDLE_VALUE)
     DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &copy, 0, TRUE,
@@ -216,9 +216,9 @@ static DWORD create_in_job(const dp_proc_tree_spec_t *spec, HANDLE job, PROCESS_
   memset(&si, 0, sizeof si);
   si.cb = sizeof si;
   si.dwFlags = STARTF_USESTDHANDLES;
-  si.hStdInput = child_std(STD_INPUT_HANDLE);
-  si.hStdOutput = child_std(STD_OUTPUT_HANDLE);
-  si.hStdError = child_std(STD_ERROR_HANDLE);
+  si.hStdInput = child_std(STD_INPUT_HANDLE, false);
+  si.hStdOutput = child_std(STD_OUTPUT_HANDLE, spec->quiet);
+  si.hStdError = child_std(STD_ERROR_HANDLE, spec->quiet);
   /* lpApplicationName NULL: argv[0] is searched as Windows does (the
    * module's folder, the current one, the system folders, then PATH) */
   if (err == 0 && !CreateProcessW(NULL, cmd, NULL, NULL, TRUE,
