@@ -48,10 +48,12 @@ class Client:
     def send(self, data: bytes):
         self.sock.sendall(data)
 
-    def read_until(self, end: bytes, timeout: float = 5.0) -> bytes:
+    def read_until(self, end: bytes, timeout: float = 5.0, anywhere: bool = False) -> bytes:
+        """Reads until what arrived ends with `end` (or, with anywhere=True,
+        contains it: for replies that may come glued to broadcast bytes)."""
         buf = b""
         deadline = time.monotonic() + timeout
-        while not buf.endswith(end):
+        while not (end in buf if anywhere else buf.endswith(end)):
             left = deadline - time.monotonic()
             assert left > 0, f"timed out waiting for {end!r}, got {buf!r}"
             self.sock.settimeout(left)
