@@ -4,8 +4,11 @@ same run, with formatting + copying the message as the limit; and a log
 server's ingest rate from 8 and from 16 clients under one load generator
 (bench-logging load), dp-logserver vs the Python log server
 (LogRecordSocketReceiver), with raw loopback TCP into a byte-counting sink
-as the limit. dp-logserver runs with its console on (stderr to /dev/null),
-as a control room starts it."""
+as the limit. All three are measured alike: the same generator process sends
+the same frames to a server process (none pinned), from the moment its frames
+are built until the last record is in the log file (the last byte in the
+sink). dp-logserver runs with its console on (stderr to /dev/null), as a
+control room starts it."""
 from __future__ import annotations
 
 import json
@@ -41,6 +44,14 @@ def python_call_ns(ctx, port: int) -> float:
     return float(out.split()[-1])
 
 
+def load(ctx, port: int, clients: int) -> float:
+    """Runs the load generator against `port`; returns when it started sending
+    (time.monotonic(): the same clock)."""
+    out = subprocess.run([str(ctx.bin_dir / "bench-logging"), "load", str(port), str(clients),
+                          str(PER_CLIENT)], check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["start_ns"] / 1e9
+
+
 def count_lines_until(path: Path, total: int, timeout: float) -> float:
     """Polls the log file until it has `total` lines; returns when that was."""
     seen, offset = 0, 0
@@ -54,7 +65,7 @@ def count_lines_until(path: Path, total: int, timeout: float) -> float:
             seen += data.count(b"\n")
             if seen >= total:
                 return time.monotonic()
-        time.sleep(0.005)
+        time.sleep(0.001)
     raise RuntimeError(f"{path.name}: only {seen} of {total} lines after {timeout}s")
 
 
@@ -62,11 +73,27 @@ def ingest_rate(ctx, procs, argv, port: int, logfile: Path, clients: int) -> flo
     procs.start(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ctx.helpers.wait_for_port(port)
     total = clients * PER_CLIENT
-    t0 = time.monotonic()
-    subprocess.run([str(ctx.bin_dir / "bench-logging"), "load", str(port), str(clients),
-                    str(PER_CLIENT)], check=True, capture_output=True)
+    t0 = load(ctx, port, clients)
     t1 = count_lines_until(logfile, total, timeout=300)
     return total / (t1 - t0)
+
+
+def limit_rate(ctx, clients: int) -> float:
+    """Records/s of the same load into the byte-counting sink process."""
+    sink = subprocess.Popen([str(ctx.bin_dir / "bench-logging"), "sink", str(clients),
+                             str(PER_CLIENT)], stdout=subprocess.PIPE, text=True)
+    try:
+        port = json.loads(sink.stdout.readline())["port"]
+        t0 = load(ctx, port, clients)
+        done = json.loads(sink.stdout.readline())["done_ns"] / 1e9
+        if sink.wait(timeout=60) != 0:
+            raise RuntimeError("bench-logging sink failed")
+    finally:
+        if sink.poll() is None:
+            sink.kill()
+            sink.wait()
+        sink.stdout.close()
+    return clients * PER_CLIENT / (done - t0)
 
 
 def ingest_row(ctx, procs, tmp: Path, clients: int):
@@ -82,9 +109,7 @@ def ingest_row(ctx, procs, tmp: Path, clients: int):
             argv = argv + [port, logfile]
         rates.append(ingest_rate(ctx, procs, argv, port, logfile, clients))
         procs.cleanup()
-    limit = json.loads(subprocess.run(
-        [str(ctx.bin_dir / "bench-logging"), "limit", str(clients), str(PER_CLIENT)],
-        check=True, capture_output=True, text=True).stdout)["records_per_s"]
+    limit = limit_rate(ctx, clients)
     return ctx.Row("logging", f"server ingest, {clients} clients", rates[0], rates[1], limit,
                    "records/s", higher_is_better=True)
 
