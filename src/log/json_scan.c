@@ -163,17 +163,17 @@ static ptr_t scan_literal(ptr_t p, ptr_t end, const char *word) {
   return (size_t)(end - p) >= n && memcmp(p, word, n) == 0 ? p + n : NULL;
 }
 
-/* Whether `key` (a C string) is the `len` bytes of `text`, which hold no
- * NUL (the scanner refuses keys with one): a mismatch at the latest at the
- * key's NUL ends the loop, so nothing is read beyond either. */
-static bool key_is(const char *key, const char *text, size_t len) {
-  for (size_t i = 0; i < len; i++)
-    if (key[i] != text[i]) return false;
-  return key[len] == '\0';
-}
+/* The wanted keys and their lengths, measured once per object. */
+typedef struct wanted {
+  const char *const *keys;
+  size_t n;
+  size_t len[DP_JSON_KEYS_MAX];
+} wanted_t;
 
-/* Which of the wanted keys the key string [k, k_end) (with quotes) is, or -1. */
-static long find_key(ptr_t k, ptr_t k_end, bool escaped, const char *const *keys, size_t n_keys) {
+/* Which of the wanted keys the key string [k, k_end) (with quotes) is, or -1.
+ * Length and first byte rule out almost every other key at once: this runs
+ * for each of a record's twenty-odd members. */
+static long find_key(ptr_t k, ptr_t k_end, bool escaped, const wanted_t *w) {
   const char *text = (const char *)k + 1;
   size_t len = (size_t)(k_end - k) - 2;
   char storage[KEY_MAX + 8];
@@ -187,8 +187,9 @@ static long find_key(ptr_t k, ptr_t k_end, bool escaped, const char *const *keys
     len = b.len;
   }
   long found = -1;
-  for (size_t i = 0; i < n_keys && found < 0 && len > 0; i++)
-    if (key_is(keys[i], text, len)) found = (long)i;
+  for (size_t i = 0; i < w->n && found < 0 && len > 0; i++)
+    if (w->len[i] == len && w->keys[i][0] == text[0] && memcmp(w->keys[i], text, len) == 0)
+      found = (long)i;
   if (escaped) dp_textbuf_free(&b);
   return found;
 }
@@ -203,7 +204,12 @@ bool dp_json_scan_object(const char *json, size_t len, const char *const *keys, 
   dp_json_kind_t kind = DP_JSON_OTHER;
   bool escaped = false, nul;
   bool bare = false; /* the value just read is a number or a literal */
-  for (size_t i = 0; i < n_keys; i++) spans[i] = (dp_json_span_t){0};
+  if (n_keys > DP_JSON_KEYS_MAX) return false;
+  wanted_t wanted = {.keys = keys, .n = n_keys};
+  for (size_t i = 0; i < n_keys; i++) {
+    spans[i] = (dp_json_span_t){0};
+    wanted.len[i] = strlen(keys[i]);
+  }
   p = skip_ws(p, end);
   if (p == end || *p != '{') return false;
   closer[depth++] = '}';
@@ -217,7 +223,7 @@ bool dp_json_scan_object(const char *json, size_t len, const char *const *keys, 
       if (closer[depth - 1] == '}') { /* a member: key, colon */
         ptr_t k = p;
         if (*p != '"' || (p = scan_string(p, end, &escaped, &nul)) == NULL || nul) return false;
-        if (depth == 1) key = find_key(k, p, escaped, keys, n_keys);
+        if (depth == 1) key = find_key(k, p, escaped, &wanted);
         p = skip_ws(p, end);
         if (p == end || *p != ':') return false;
         p = skip_ws(p + 1, end);
