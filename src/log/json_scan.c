@@ -163,16 +163,37 @@ static ptr_t scan_literal(ptr_t p, ptr_t end, const char *word) {
   return (size_t)(end - p) >= n && memcmp(p, word, n) == 0 ? p + n : NULL;
 }
 
-/* The wanted keys and their lengths, measured once per object. */
+/* The wanted keys, their lengths, and a small hash table over length, first
+ * and last byte: a record has twenty-odd members, and comparing each key
+ * with every wanted one was a third of the scan (mispredicted branches).
+ * Now most keys look at one table slot. The table of the last keys is kept
+ * per thread: callers pass the same string constants each time. */
+#define KEY_SLOTS 64
 typedef struct wanted {
-  const char *const *keys;
+  const char *keys[DP_JSON_KEYS_MAX];
   size_t n;
   size_t len[DP_JSON_KEYS_MAX];
+  uint32_t slot[KEY_SLOTS]; /* bit i: keys[i] hashes to this slot */
 } wanted_t;
 
-/* Which of the wanted keys the key string [k, k_end) (with quotes) is, or -1.
- * Length and first byte rule out almost every other key at once: this runs
- * for each of a record's twenty-odd members. */
+static unsigned key_slot(const char *text, size_t len) {
+  size_t first = (unsigned char)text[0], last = (unsigned char)text[len - 1];
+  return (unsigned)((len * 7 + first * 3 + last) % KEY_SLOTS);
+}
+
+static void wanted_init(wanted_t *w, const char *const *keys, size_t n_keys) {
+  if (w->n == n_keys && memcmp(w->keys, keys, n_keys * sizeof *keys) == 0)
+    return; /* as last time */
+  memcpy(w->keys, keys, n_keys * sizeof *keys);
+  w->n = n_keys;
+  memset(w->slot, 0, sizeof w->slot);
+  for (size_t i = 0; i < n_keys; i++) {
+    w->len[i] = strlen(keys[i]);
+    if (w->len[i] > 0) w->slot[key_slot(keys[i], w->len[i])] |= (uint32_t)1 << i;
+  }
+}
+
+/* Which of the wanted keys the key string [k, k_end) (with quotes) is, or -1. */
 static long find_key(ptr_t k, ptr_t k_end, bool escaped, const wanted_t *w) {
   const char *text = (const char *)k + 1;
   size_t len = (size_t)(k_end - k) - 2;
@@ -187,9 +208,9 @@ static long find_key(ptr_t k, ptr_t k_end, bool escaped, const wanted_t *w) {
     len = b.len;
   }
   long found = -1;
-  for (size_t i = 0; i < w->n && found < 0 && len > 0; i++)
-    if (w->len[i] == len && w->keys[i][0] == text[0] && memcmp(w->keys[i], text, len) == 0)
-      found = (long)i;
+  uint32_t candidates = len > 0 ? w->slot[key_slot(text, len)] : 0;
+  for (long i = 0; candidates != 0 && found < 0; i++, candidates >>= 1)
+    if ((candidates & 1) != 0 && w->len[i] == len && memcmp(w->keys[i], text, len) == 0) found = i;
   if (escaped) dp_textbuf_free(&b);
   return found;
 }
@@ -205,11 +226,9 @@ bool dp_json_scan_object(const char *json, size_t len, const char *const *keys, 
   bool escaped = false, nul;
   bool bare = false; /* the value just read is a number or a literal */
   if (n_keys > DP_JSON_KEYS_MAX) return false;
-  wanted_t wanted = {.keys = keys, .n = n_keys};
-  for (size_t i = 0; i < n_keys; i++) {
-    spans[i] = (dp_json_span_t){0};
-    wanted.len[i] = strlen(keys[i]);
-  }
+  static _Thread_local wanted_t wanted;
+  wanted_init(&wanted, keys, n_keys);
+  for (size_t i = 0; i < n_keys; i++) spans[i] = (dp_json_span_t){0};
   p = skip_ws(p, end);
   if (p == end || *p != '{') return false;
   closer[depth++] = '}';

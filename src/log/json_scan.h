@@ -35,7 +35,9 @@ typedef struct dp_json_span {
  * integer overflow; then spans[i] is where the value of keys[i] lies (the
  * last one when a key repeats, as in jansson), or DP_JSON_ABSENT. Returns
  * false for anything else (spans are then undefined), and when n_keys
- * exceeds DP_JSON_KEYS_MAX. Allocates nothing
+ * exceeds DP_JSON_KEYS_MAX. The key strings must not change while in use
+ * (string constants): a table of them is kept per thread for the next call
+ * with the same strings. Allocates nothing
  * unless a real number lies at the edge of double's range. */
 bool dp_json_scan_object(const char *json, size_t len, const char *const *keys, size_t n_keys,
                          dp_json_span_t *spans);
