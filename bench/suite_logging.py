@@ -13,6 +13,7 @@ control room starts it."""
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
 import tempfile
@@ -89,6 +90,8 @@ def limit_rate(ctx, clients: int) -> float:
     try:
         port = json.loads(sink.stdout.readline())["port"]
         t0 = load(ctx, port, clients, PER_CLIENT)
+        if not select.select([sink.stdout], [], [], 120)[0]:
+            raise RuntimeError("bench-logging sink: not all bytes arrived within 120 s")
         done = json.loads(sink.stdout.readline())["done_ns"] / 1e9
         if sink.wait(timeout=60) != 0:
             raise RuntimeError("bench-logging sink failed")
