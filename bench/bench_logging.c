@@ -10,10 +10,16 @@
  *       load generator: CLIENTS connections each send N pre-encoded record
  *       frames as fast as TCP takes them. The connections are made one after
  *       another first (the Python server's listen backlog is 5: more at once
- *       would lose some), then all send at once. Prints {"seconds": ...}.
- *   bench-logging limit CLIENTS N
- *       the same load into an in-process sink that only counts bytes: raw
- *       loopback TCP, the ceiling for any log server. Prints records/s. */
+ *       would lose some), then all send at once. Prints {"start_ns": ...}:
+ *       the monotonic clock (CLOCK_MONOTONIC, as Python's time.monotonic)
+ *       once the frames are built, when the first connection is made; the
+ *       servers' rates count from there.
+ *   bench-logging sink CLIENTS N
+ *       the limit: a process that only counts the bytes of that load (raw
+ *       loopback TCP, the ceiling for any log server), fed by `load` in its
+ *       own process exactly as a server is. Prints {"port": ...} once it
+ *       listens, then {"done_ns": ...} (the same clock) when every byte of
+ *       CLIENTS x N frames has arrived, and exits. */
 #include "log/frame.h"
 
 #include <dareplane/dareplane.h>
@@ -91,10 +97,9 @@ typedef struct gen {
   char *payload;     /* every client's N frames */
   size_t payload_len;
   size_t expected, received; /* sink only: bytes */
-  uint64_t done_at;
-  int open_clients;
-  int port, to_connect;     /* clients still to connect, one at a time */
-  struct client *connected; /* connected clients, waiting for the others */
+  uint64_t done_at;          /* sink only: when the last byte arrived */
+  int port, to_connect;      /* clients still to connect, one at a time */
+  struct client *connected;  /* connected clients, waiting for the others */
 } gen_t;
 
 typedef struct client {
@@ -133,9 +138,7 @@ static void build_payload(gen_t *g, int k, int n) {
 }
 
 static void on_client_closed(uv_handle_t *h) {
-  client_t *c = h->data;
-  if (--c->g->open_clients == 0 && c->g->expected == 0) c->g->done_at = uv_hrtime();
-  free(c);
+  free(h->data);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
@@ -184,7 +187,6 @@ static void start_client(gen_t *g) {
   uv_tcp_init(g->loop, &c->tcp);
   c->tcp.data = c;
   c->connect.data = c;
-  g->open_clients++;
   g->to_connect--;
   uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&addr, on_connected);
 }
@@ -226,29 +228,34 @@ static void sink_accept(uv_stream_t *l, int status) {
   uv_read_start((uv_stream_t *)t, sink_alloc, sink_read);
 }
 
-static int bench_load(int port, int clients, int n, bool sink) {
+static int bench_load(int port, int clients, int n) {
   gen_t g = {.loop = uv_default_loop()};
   build_payload(&g, 0, n);
-  if (sink) {
-    struct sockaddr_in addr;
-    uv_ip4_addr("127.0.0.1", 0, &addr);
-    uv_tcp_init(g.loop, &g.listener);
-    g.listener.data = &g;
-    uv_tcp_bind(&g.listener, (const struct sockaddr *)&addr, 0);
-    uv_listen((uv_stream_t *)&g.listener, 64, sink_accept);
-    int len = sizeof addr;
-    uv_tcp_getsockname(&g.listener, (struct sockaddr *)&addr, &len);
-    port = ntohs(addr.sin_port);
-    g.expected = g.payload_len * (size_t)clients;
-  }
   uint64_t t0 = uv_hrtime();
   start_clients(&g, port, clients);
   uv_run(g.loop, UV_RUN_DEFAULT);
-  double seconds = (double)(g.done_at - t0) / 1e9;
-  if (sink)
-    printf("{\"records_per_s\": %.0f}\n", (double)clients * n / seconds);
-  else
-    printf("{\"seconds\": %.4f}\n", seconds);
+  printf("{\"start_ns\": %llu}\n", (unsigned long long)t0);
+  free(g.payload);
+  uv_loop_close(g.loop);
+  return 0;
+}
+
+static int bench_sink(int clients, int n) {
+  gen_t g = {.loop = uv_default_loop()};
+  build_payload(&g, 0, n); /* only for its length */
+  struct sockaddr_in addr;
+  uv_ip4_addr("127.0.0.1", 0, &addr);
+  uv_tcp_init(g.loop, &g.listener);
+  g.listener.data = &g;
+  uv_tcp_bind(&g.listener, (const struct sockaddr *)&addr, 0);
+  uv_listen((uv_stream_t *)&g.listener, 128, sink_accept);
+  int len = sizeof addr;
+  uv_tcp_getsockname(&g.listener, (struct sockaddr *)&addr, &len);
+  g.expected = g.payload_len * (size_t)clients;
+  printf("{\"port\": %d}\n", ntohs(addr.sin_port));
+  fflush(stdout);
+  uv_run(g.loop, UV_RUN_DEFAULT);
+  printf("{\"done_ns\": %llu}\n", (unsigned long long)g.done_at);
   free(g.payload);
   uv_loop_close(g.loop);
   return 0;
@@ -261,9 +268,8 @@ static int num(const char *s) {
 int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "call") == 0) return bench_calls(num(argv[2]), num(argv[3]));
   if (argc == 5 && strcmp(argv[1], "load") == 0)
-    return bench_load(num(argv[2]), num(argv[3]), num(argv[4]), false);
-  if (argc == 4 && strcmp(argv[1], "limit") == 0)
-    return bench_load(0, num(argv[2]), num(argv[3]), true);
-  fprintf(stderr, "usage: bench-logging call UP DOWN | load PORT CLIENTS N | limit CLIENTS N\n");
+    return bench_load(num(argv[2]), num(argv[3]), num(argv[4]));
+  if (argc == 4 && strcmp(argv[1], "sink") == 0) return bench_sink(num(argv[2]), num(argv[3]));
+  fprintf(stderr, "usage: bench-logging call UP DOWN | load PORT CLIENTS N | sink CLIENTS N\n");
   return 2;
 }

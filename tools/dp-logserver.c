@@ -173,7 +173,7 @@ static int on_frame(void *ctx, const char *json, size_t len) {
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  static char chunk[64 * 1024]; /* one read at a time on this loop */
+  static char chunk[256 * 1024]; /* one read at a time on this loop; big reads: few syscalls */
   (void)h;
   (void)suggested;
   *buf = uv_buf_init(chunk, sizeof chunk);

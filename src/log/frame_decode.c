@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,33 @@ static void find_texts(record_t *r) {
       r->text[i] = r->failed ? "" : r->scratch.data + at[i];
 }
 
+/* The value of the n bytes at s when they are a plain decimal -?D+(.D+)?
+ * whose digits, read as one integer m, give m <= 2^53: then m and 10^k are
+ * exact doubles and their quotient is rounded once, which is exactly what
+ * strtod returns. Most numbers of a record are such (created, msecs,
+ * relativeCreated, levelno); strtod's general path costs several times
+ * more. False for anything else (the caller asks strtod). */
+static bool exact_decimal(const char *s, size_t n, double *out) {
+  static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  size_t i = s[0] == '-' ? 1 : 0, digits = 0, point = 0;
+  uint64_t m = 0;
+  for (; i < n; i++) {
+    if (s[i] == '.' && point == 0 && digits > 0) {
+      point = digits;
+      continue;
+    }
+    if (s[i] < '0' || s[i] > '9' || ++digits > 16) return false;
+    m = m * 10 + (uint64_t)(s[i] - '0');
+  }
+  size_t k = point > 0 ? digits - point : 0;
+  if (digits == 0 || (point > 0 && k == 0) || m > ((uint64_t)1 << 53)) return false;
+  double x = (double)m / pow10[k];
+  *out = s[0] == '-' ? -x : x;
+  return true;
+}
+
 /* A field that must be a number, or a string holding one (Dash/waitress),
  * within [lo, hi]. Returns 1 and sets *out, 0 when absent, or DP_EPARSE with
  * a detail naming the field. */
@@ -200,10 +228,10 @@ static int field_number(const record_t *r, int i, double lo, double hi, double *
   const dp_json_span_t *f = &r->f[i];
   if (f->kind == DP_JSON_ABSENT) return 0;
   double x = NAN;
-  if (f->kind == DP_JSON_NUMBER || f->kind == DP_JSON_STRING) {
-    bool is_string = f->kind == DP_JSON_STRING;
-    const char *s = is_string ? r->text[i] : f->raw;
-    size_t n = is_string ? r->len[i] : f->raw_len;
+  bool is_string = f->kind == DP_JSON_STRING;
+  const char *s = is_string ? r->text[i] : f->raw;
+  size_t n = is_string ? r->len[i] : f->raw_len;
+  if ((f->kind == DP_JSON_NUMBER || is_string) && !(n > 0 && exact_decimal(s, n, &x))) {
     char small[64];
     char *copy = n < sizeof small ? small : malloc(n + 1);
     if (copy == NULL) return dp_error_set(DP_ENOMEM, "no memory to decode a log record");

@@ -4,11 +4,14 @@
  * characters, with the escapes \" \\ \/ \b \f \n \r \t \uXXXX where a
  * surrogate must come as a high-low pair and no key may hold \u0000; numbers
  * are JSON's grammar, integers within int64 and reals within double's range;
- * at most 2048 nested values; nothing but whitespace after the object. */
+ * at most 2048 nested values; nothing but whitespace after the object; and
+ * one NUL right after a number or literal goes unseen, as it does in
+ * jansson. */
 #include "log/json_scan.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,12 +45,32 @@ static long hex4(ptr_t p, ptr_t end) {
   return v;
 }
 
+/* Whether none of the 8 bytes in w ends a plain run of a string: a quote,
+ * a backslash, a control character or a non-ASCII byte. Each test below is
+ * the "has a zero byte" (or "has a byte under n") trick, exact as to
+ * whether any byte qualifies; the run of a string is most of a record, and
+ * this looks at it 8 bytes per step instead of 1. */
+static bool plain8(uint64_t w) {
+  const uint64_t ones = 0x0101010101010101u, high = ones * 0x80;
+  uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+  uint64_t hit =
+      ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | ((w - ones * 0x20) & ~w) | w;
+  return (hit & high) == 0;
+}
+
+static uint64_t load8(ptr_t p) {
+  uint64_t w;
+  memcpy(&w, p, sizeof w); /* any alignment */
+  return w;
+}
+
 /* A string starting at the quote at p: the byte after its closing quote, or
  * NULL when invalid. Notes whether it has escapes and whether one is NUL. */
 static ptr_t scan_string(ptr_t p, ptr_t end, bool *escaped, bool *nul) {
   *escaped = *nul = false;
   p++;
   for (;;) {
+    while (end - p >= 8 && plain8(load8(p))) p += 8;
     while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
     if (p >= end) return NULL;
     if (*p == '"') return p + 1;
@@ -140,8 +163,38 @@ static ptr_t scan_literal(ptr_t p, ptr_t end, const char *word) {
   return (size_t)(end - p) >= n && memcmp(p, word, n) == 0 ? p + n : NULL;
 }
 
+/* The wanted keys, their lengths, and a small hash table over length, first
+ * and last byte: a record has twenty-odd members, and comparing each key
+ * with every wanted one was a third of the scan (mispredicted branches).
+ * Now most keys look at one table slot. The table of the last keys is kept
+ * per thread: callers pass the same string constants each time. */
+#define KEY_SLOTS 64
+typedef struct wanted {
+  const char *keys[DP_JSON_KEYS_MAX];
+  size_t n;
+  size_t len[DP_JSON_KEYS_MAX];
+  uint32_t slot[KEY_SLOTS]; /* bit i: keys[i] hashes to this slot */
+} wanted_t;
+
+static unsigned key_slot(const char *text, size_t len) {
+  size_t first = (unsigned char)text[0], last = (unsigned char)text[len - 1];
+  return (unsigned)((len * 7 + first * 3 + last) % KEY_SLOTS);
+}
+
+static void wanted_init(wanted_t *w, const char *const *keys, size_t n_keys) {
+  if (w->n == n_keys && memcmp(w->keys, keys, n_keys * sizeof *keys) == 0)
+    return; /* as last time */
+  memcpy(w->keys, keys, n_keys * sizeof *keys);
+  w->n = n_keys;
+  memset(w->slot, 0, sizeof w->slot);
+  for (size_t i = 0; i < n_keys; i++) {
+    w->len[i] = strlen(keys[i]);
+    if (w->len[i] > 0) w->slot[key_slot(keys[i], w->len[i])] |= (uint32_t)1 << i;
+  }
+}
+
 /* Which of the wanted keys the key string [k, k_end) (with quotes) is, or -1. */
-static long find_key(ptr_t k, ptr_t k_end, bool escaped, const char *const *keys, size_t n_keys) {
+static long find_key(ptr_t k, ptr_t k_end, bool escaped, const wanted_t *w) {
   const char *text = (const char *)k + 1;
   size_t len = (size_t)(k_end - k) - 2;
   char storage[KEY_MAX + 8];
@@ -155,9 +208,9 @@ static long find_key(ptr_t k, ptr_t k_end, bool escaped, const char *const *keys
     len = b.len;
   }
   long found = -1;
-  for (size_t i = 0; i < n_keys && found < 0 && len > 0; i++)
-    if (keys[i][0] == text[0] && strlen(keys[i]) == len && memcmp(keys[i], text, len) == 0)
-      found = (long)i;
+  uint32_t candidates = len > 0 ? w->slot[key_slot(text, len)] : 0;
+  for (long i = 0; candidates != 0 && found < 0; i++, candidates >>= 1)
+    if ((candidates & 1) != 0 && w->len[i] == len && memcmp(w->keys[i], text, len) == 0) found = i;
   if (escaped) dp_textbuf_free(&b);
   return found;
 }
@@ -171,6 +224,10 @@ bool dp_json_scan_object(const char *json, size_t len, const char *const *keys, 
   ptr_t value = NULL; /* where that member's value began */
   dp_json_kind_t kind = DP_JSON_OTHER;
   bool escaped = false, nul;
+  bool bare = false; /* the value just read is a number or a literal */
+  if (n_keys > DP_JSON_KEYS_MAX) return false;
+  static _Thread_local wanted_t wanted;
+  wanted_init(&wanted, keys, n_keys);
   for (size_t i = 0; i < n_keys; i++) spans[i] = (dp_json_span_t){0};
   p = skip_ws(p, end);
   if (p == end || *p != '{') return false;
@@ -185,7 +242,7 @@ bool dp_json_scan_object(const char *json, size_t len, const char *const *keys, 
       if (closer[depth - 1] == '}') { /* a member: key, colon */
         ptr_t k = p;
         if (*p != '"' || (p = scan_string(p, end, &escaped, &nul)) == NULL || nul) return false;
-        if (depth == 1) key = find_key(k, p, escaped, keys, n_keys);
+        if (depth == 1) key = find_key(k, p, escaped, &wanted);
         p = skip_ws(p, end);
         if (p == end || *p != ':') return false;
         p = skip_ws(p + 1, end);
@@ -200,6 +257,7 @@ bool dp_json_scan_object(const char *json, size_t len, const char *const *keys, 
         first = true;
         continue;
       }
+      bare = *p != '"';
       if (*p == '"') {
         kind = DP_JSON_STRING;
         p = scan_string(p, end, &escaped, &nul);
@@ -220,6 +278,11 @@ bool dp_json_scan_object(const char *json, size_t len, const char *const *keys, 
       if (!closing) {
         if (depth == 1 && key >= 0)
           spans[key] = (dp_json_span_t){(const char *)value, (size_t)(p - value), kind, escaped};
+        /* jansson reads one byte past a number or literal and puts it back;
+         * a NUL put back is lost (its reader takes NUL for the end of its
+         * buffer), so one NUL right after one is skipped as if absent */
+        if (bare && p < end && *p == '\0') p++;
+        bare = false;
         p = skip_ws(p, end);
         if (p == end) return false;
         if (*p == ',') {

@@ -27,11 +27,17 @@ typedef struct dp_json_span {
   bool escaped;        /* a string that holds escapes */
 } dp_json_span_t;
 
+/* The most keys one scan looks for. */
+#define DP_JSON_KEYS_MAX 32
+
 /* Scans `len` bytes that should be one JSON object. Returns true when
  * jansson's json_loadb(json, len, JSON_ALLOW_NUL) would accept it without an
  * integer overflow; then spans[i] is where the value of keys[i] lies (the
  * last one when a key repeats, as in jansson), or DP_JSON_ABSENT. Returns
- * false for anything else (spans are then undefined). Allocates nothing
+ * false for anything else (spans are then undefined), and when n_keys
+ * exceeds DP_JSON_KEYS_MAX. The key strings must not change while in use
+ * (string constants): a table of them is kept per thread for the next call
+ * with the same strings. Allocates nothing
  * unless a real number lies at the edge of double's range. */
 bool dp_json_scan_object(const char *json, size_t len, const char *const *keys, size_t n_keys,
                          dp_json_span_t *spans);

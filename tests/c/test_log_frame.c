@@ -482,6 +482,71 @@ static void numbers_are_range_checked(void **state) {
   assert_string_equal(stamp + 19, ",999");
 }
 
+/* Numbers are read as strtod reads them, to the bit, on the decoder's own
+ * short path for plain decimals (up to 16 digits, within 2^53) and beside
+ * it: edges of that path, many fraction digits, exponents, strings. */
+static void numbers_read_exactly_as_strtod(void **state) {
+  (void)state;
+  static const char *const fixed[] = {"0",
+                                      "-0",
+                                      "0.0",
+                                      "-0.0",
+                                      "1795461145.25",
+                                      "1795461145.322758",
+                                      "9007199254740992",
+                                      "9007199254740993",
+                                      "9007199254740991.5",
+                                      "8999999999999999",
+                                      "0.1",
+                                      "0.3",
+                                      "123.4567890123456",
+                                      "1234567890123456.7",
+                                      "0.0000000000000001",
+                                      "1e3",
+                                      "12.5e-1",
+                                      "00012.5",
+                                      "1.",
+                                      ".5",
+                                      "2.2250738585072014e-308"};
+  char text[64], json[256];
+  uint64_t seed = 0x9E3779B97F4A7C15u;
+  for (size_t i = 0; i < 20000 + sizeof fixed / sizeof fixed[0]; i++) {
+    if (i < sizeof fixed / sizeof fixed[0]) {
+      snprintf(text, sizeof text, "%s", fixed[i]);
+    } else { /* random digits with the point anywhere */
+      seed = seed * 6364136223846793005u + 1442695040888963407u;
+      int digits = 1 + (int)(seed >> 60), point = (int)(seed >> 55 & 15);
+      size_t n = 0;
+      for (int d = 0; d < digits; d++) {
+        if (d == point && d > 0) text[n++] = '.';
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        text[n++] = (char)('0' + (seed >> 33) % 10);
+      }
+      text[n] = '\0';
+    }
+    double want = strtod(text, NULL);
+    bool json_number = text[0] != '.' && text[strlen(text) - 1] != '.' &&
+                       !(text[0] == '0' && text[1] >= '0' && text[1] <= '9');
+    for (int quoted = json_number ? 0 : 1; quoted < 2; quoted++) {
+      const char *q = quoted ? "\"" : "";
+      snprintf(json, sizeof json, "{\"levelno\":0,\"created\":%s%s%s,\"msecs\":%s%s%s}", q, text, q,
+               q, text, q);
+      dp_log_decoded_t d;
+      int rc = dp_log_frame_decode(json, strlen(json), DP_LOG_RENDER_MAX_DEFAULT, &d);
+      if (want > DP_LOG_CREATED_MAX) {
+        assert_int_equal(rc, DP_EPARSE);
+        continue;
+      }
+      assert_int_equal(rc, 0);
+      if (memcmp(&d.created, &want, sizeof want) != 0)
+        fail_msg("%s: read as %.17g, strtod gives %.17g", json, d.created, want);
+      if (want >= 0 && want < 1000 && memcmp(&d.msecs, &want, sizeof want) != 0)
+        fail_msg("%s: msecs read as %.17g, strtod gives %.17g", json, d.msecs, want);
+      dp_log_decoded_free(&d);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(encode_has_python_fields_and_types),
@@ -496,6 +561,7 @@ int main(void) {
       cmocka_unit_test(textbuf_never_grows_beyond_its_limit),
       cmocka_unit_test(format_bomb_is_capped),
       cmocka_unit_test(numbers_are_range_checked),
+      cmocka_unit_test(numbers_read_exactly_as_strtod),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
