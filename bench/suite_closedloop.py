@@ -13,7 +13,12 @@ hops); hop 2 is their difference. CPU per module is the
 process's CPU time over the measured window (psutil) / wall time. The limit
 column is what the same probe measures for bare LSL hops: samples stamped at
 the moment of the push by a pylsl publisher in another process (the
-benchmark's lsl_publisher.py), arrival - stamp, once per hop."""
+benchmark's lsl_publisher.py), arrival - stamp, once per hop. The limit of
+the CPU rows is a third chain on the same input, watched by the same probe:
+two bare C relays in the modules' places (bench/bench_relay.c: a blocking
+pull of one sample, a push of one sample, nothing else), whose CPU is what
+liblsl itself costs a stage with these consumers: the floor for any module
+that reads and publishes through liblsl."""
 import json
 import os
 import socket
@@ -39,6 +44,16 @@ def start_module(ctx, procs, argv, port):
     return p
 
 
+def start_relay(ctx, procs, src, dst, channel):
+    """bench-relay from src to dst; returns once its outlet exists."""
+    p = procs.start([ctx.bin_dir / "bench-relay", "--in", src, "--out", dst, "--channel",
+                     channel], stderr=subprocess.DEVNULL)
+    line = p.stdout.readline()
+    if not line.startswith(b"relaying"):
+        raise RuntimeError(f"bench-relay did not start: {line!r}")
+    return p
+
+
 def send(port, cmd):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.recv(256)  # greeting
@@ -56,20 +71,23 @@ def run_chain(ctx, kind: str) -> dict:
                      "--srate", 1000, "--chunk", 1, "--burst-every", 0.25, "--burst-length",
                      0.1, "--burst-amplitude", 5], stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL)
-        ports = [ctx.helpers.free_port(), ctx.helpers.free_port()]
-        if kind == "ours":
-            argv = [[ctx.bin_dir / "dp-passthrough", f"--in_stream={src}",
-                     f"--out_stream={dec}", "--channel=3"],
-                    [ctx.bin_dir / "dp-threshold-controller", f"--in_stream={dec}",
-                     f"--out_stream={ctl}", f"--threshold={THRESHOLD}"]]
+        if kind == "relay":
+            mods = [start_relay(ctx, procs, src, dec, 3), start_relay(ctx, procs, dec, ctl, 1)]
         else:
-            argv = [[ctx.python, peer, "passthrough", f"--in_stream={src}",
-                     f"--out_stream={dec}", "--channel=3"],
-                    [ctx.python, peer, "controller", f"--in_stream={dec}",
-                     f"--out_stream={ctl}", f"--threshold={THRESHOLD}"]]
-        mods = [start_module(ctx, procs, a, p) for a, p in zip(argv, ports)]
-        for p in ports:
-            send(p, "START")
+            ports = [ctx.helpers.free_port(), ctx.helpers.free_port()]
+            if kind == "ours":
+                argv = [[ctx.bin_dir / "dp-passthrough", f"--in_stream={src}",
+                         f"--out_stream={dec}", "--channel=3"],
+                        [ctx.bin_dir / "dp-threshold-controller", f"--in_stream={dec}",
+                         f"--out_stream={ctl}", f"--threshold={THRESHOLD}"]]
+            else:
+                argv = [[ctx.python, peer, "passthrough", f"--in_stream={src}",
+                         f"--out_stream={dec}", "--channel=3"],
+                        [ctx.python, peer, "controller", f"--in_stream={dec}",
+                         f"--out_stream={ctl}", f"--threshold={THRESHOLD}"]]
+            mods = [start_module(ctx, procs, a, p) for a, p in zip(argv, ports)]
+            for p in ports:
+                send(p, "START")
         watcher = subprocess.Popen([str(ctx.bin_dir / "dp-latency"), "--stream", src,
                                   "--stream", f"{dec}@{THRESHOLD}", "--stream", f"{ctl}@80",
                                   "--bursts", f"{src}_bursts", "--seconds", str(SECONDS),
@@ -88,6 +106,8 @@ def run_chain(ctx, kind: str) -> dict:
             raise RuntimeError("dp-latency failed")
     finally:
         procs.cleanup()
+    if kind == "relay":  # its control stream never reaches 150: CPU only
+        return {"cpu": cpu}
     d = json.loads(out.read_text())
     hop1 = np.array(d["streams"][1]["onset_ms"], dtype=float)
     e2e = np.array(d["streams"][2]["onset_ms"], dtype=float)
@@ -126,6 +146,7 @@ def lsl_hop(ctx) -> np.ndarray:
 
 def run(ctx):
     ours, py = run_chain(ctx, "ours"), run_chain(ctx, "python")
+    relay = run_chain(ctx, "relay")
     hop = lsl_hop(ctx)
     if len(ours["e2e"]) < 10 or len(py["e2e"]) < 10:
         raise RuntimeError(f"too few bursts seen: {len(ours['e2e'])} / {len(py['e2e'])}")
@@ -142,7 +163,7 @@ def run(ctx):
                                 if key == "e2e" and q == 50 else {}))
     for i, name in enumerate(("passthrough", "threshold controller")):
         rows.append(ctx.Row("closedloop", f"CPU {name} (1 kHz input, 1 sample/push)",
-                            ours["cpu"][i], py["cpu"][i], None, "% of a core"))
+                            ours["cpu"][i], py["cpu"][i], relay["cpu"][i], "% of a core"))
     return rows
 
 
