@@ -8,12 +8,16 @@
  * It opens an inlet on the float32 stream NAME as a StreamWatcher does
  * (recover flag, the same queue length), publishes a 1-channel float32
  * outlet (what dp-passthrough and dp-threshold-controller publish), and then,
- * until it is killed: a blocking pull of one sample, a push of its channel K
- * (1-based) with the sample's own timestamp, sent at once. No server, no
- * logging, no buffer, no clock reads: any CPU it uses is liblsl's (its
- * receiving thread, the pull's wait, the sending threads of the outlet). It
- * reaches liblsl the way the library does (dp_lsl_api(): liblsl loaded at
- * run time). Prints "relaying" once the outlet exists. */
+ * until it is killed, reads and publishes as the modules do: a blocking pull
+ * of one sample, one pull without waiting of whatever else is there (the
+ * rest of a chunk), and one push of channel K (1-based) of the newest sample
+ * with that sample's timestamp, sent at once. So it publishes one sample per
+ * batch, like the modules, whether the input comes one sample per push or in
+ * chunks. No server, no logging, no ring buffer, no clock reads, no
+ * arithmetic: any CPU it uses is liblsl's (its receiving thread, the pull's
+ * wait, the sending threads of the outlet). It reaches liblsl the way the
+ * library does (dp_lsl_api(): liblsl loaded at run time). Prints "relaying"
+ * once the outlet exists. */
 #include <dareplane/dareplane.h>
 
 #include <stdio.h>
@@ -23,6 +27,7 @@
 #include "lsl/info.h"
 
 #define MAX_CHANNELS 1024
+#define MAX_BATCH    1024 /* samples taken by one pull without waiting */
 
 int main(int argc, char **argv) {
   const char *in_name = NULL, *out_name = NULL;
@@ -72,14 +77,24 @@ int main(int argc, char **argv) {
   }
   printf("relaying\n");
   fflush(stdout);
-  float sample[MAX_CHANNELS];
+  float *batch = malloc((size_t)n_ch * MAX_BATCH * sizeof *batch);
+  double times[MAX_BATCH];
+  if (batch == NULL) return 1;
+  unsigned long elems = (unsigned long)n_ch * MAX_BATCH;
   int32_t bytes = (int32_t)((size_t)n_ch * sizeof(float));
   for (;;) {
-    double t = lsl->pull_sample_v(in, sample, bytes, DP_LSL_FOREVER, &ec);
-    if (ec != 0) {
-      fprintf(stderr, "bench-relay: pull failed (liblsl error %d)\n", (int)ec);
-      return 1;
-    }
-    if (t != 0.0) lsl->push_chunk_ftp(out, &sample[channel - 1], 1, t, 1);
+    times[0] = lsl->pull_sample_v(in, batch, bytes, DP_LSL_FOREVER, &ec);
+    if (ec != 0) break;
+    if (times[0] == 0.0) continue;
+    /* the rest of the batch after the first sample, without waiting */
+    unsigned long got = lsl->pull_chunk_f(in, batch + n_ch, times + 1, elems - (unsigned long)n_ch,
+                                          MAX_BATCH - 1, 0.0, &ec);
+    if (ec != 0) break;
+    size_t newest = (size_t)(got / (unsigned long)n_ch);
+    lsl->push_chunk_ftnp(out, &batch[newest * (size_t)n_ch + (size_t)channel - 1], 1,
+                         &times[newest], 1);
   }
+  fprintf(stderr, "bench-relay: pull failed (liblsl error %d)\n", (int)ec);
+  free(batch);
+  return 1;
 }
