@@ -71,7 +71,7 @@ struct dp_server {
   uv_timer_t reaper; /* ticks while workers are being stopped */
   uv_timer_t linger; /* bounds how long shutdown waits for slow readers */
   uv_timer_t sweep;  /* ticks while clients are connected: idle policy, log summaries */
-  uv_check_t resume; /* clients that yielded after a full read read again */
+  uv_idle_t resume;  /* clients that yielded after a full read read again */
   bool listening;
   bool running;
   bool closing; /* shutdown has begun (loop thread) */
