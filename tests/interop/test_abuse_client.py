@@ -3,7 +3,7 @@ hostile peers written in Python: a peer that trickles bytes forever cannot
 hold a call past its deadline, one that floods cannot grow the client past
 max_reply_bytes (dp-send runs under an address-space limit), and
 dp_client_up() counts
-only an exact "1" — not "x1y", not a callback holding a 1 — while keeping
+only an answer "1" — not "x1y", not a 1 inside a callback — while keeping
 those bytes for later reads. A real module is up."""
 from __future__ import annotations
 
@@ -195,7 +195,7 @@ def answers(text: bytes):
     return behave
 
 
-@pytest.mark.parametrize("answer", [b"x1y", b"other|SET|1", b"11", b"1\n"])
+@pytest.mark.parametrize("answer", [b"x1y", b'other|SET|{"v": 1}', b"11", b"1\n"])
 def test_up_needs_exactly_one(lib, answer):
     peer = HostilePeer(answers(answer))
     c = CClient(lib, peer.port)
