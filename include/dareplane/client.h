@@ -104,14 +104,15 @@ DP_EXTERN void dp_client_free_list(char **names, size_t n);
  * grammar (target and PCOMM printable ASCII without blanks, '|' or ';'; the
  * payload a JSON object, which ends at its matching '}', or empty), however
  * they are glued or split and however long the module sends without a pause.
- * A '1' inside a callback, "x1y", "1\n", or more answers than UPs were sent
- * do not count; the answer counts once a whole callback or a pause of
- * quiet_ms follows it. A pause where no message can end, or a byte out of
- * place, starts the scan again after it (the tail of an earlier reply does
- * not hide the answer). A callback whose target begins with '1' right after
- * a message is read as an answer and a callback. The answer is consumed;
- * every other byte, and the bytes that were waiting before UP was sent, stay
- * held for dp_client_recv(). */
+ * A '1' inside a callback, "x1y", "1\n", or more answers than there are UPs
+ * unanswered (sent by dp_client_up(), this call's included) do not count;
+ * the answer counts once a whole callback or a pause of quiet_ms follows
+ * it. A pause where no message can end, or a byte out of place, starts the
+ * scan again after it (the tail of an earlier reply does not hide the
+ * answer). A callback whose target begins with '1' right after a message is
+ * read as an answer and a callback. The answer is consumed; every other
+ * byte, and the bytes that were waiting before UP was sent, stay held for
+ * dp_client_recv(). */
 DP_EXTERN int dp_client_up(dp_client_t *c, double timeout_s);
 
 /* Closes the connection and frees the client. NULL is fine. */

@@ -224,3 +224,42 @@ def test_real_module_is_up_and_callbacks_are_kept(lib, procs, port):
     finally:
         c.close()
         other.close()
+
+
+def test_real_module_is_up_in_a_storm_of_callbacks(lib, procs, port):
+    """Another client makes the module send callbacks without a pause; the
+    answers to UP arrive glued to them and are still found."""
+    mu.start_example(procs, port)
+    c = CClient(lib, port)
+    other = mu.Client(port)
+    other.sock.settimeout(None)
+    stop = threading.Event()
+    batch = b'CALLBACK|{"target": "t", "pcomm": "P", "payload": "{\\"v\\": 1}"};' * 200
+
+    def spam():
+        try:
+            while not stop.is_set():
+                other.send(batch)
+        except OSError:
+            pass
+
+    def drain():  # `other` gets the callbacks too
+        try:
+            while other.sock.recv(1 << 16):
+                pass
+        except OSError:
+            pass
+
+    threads = [threading.Thread(target=spam), threading.Thread(target=drain)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(5):
+            assert c.up(5.0) == 1
+    finally:
+        stop.set()
+        other.sock.shutdown(socket.SHUT_RDWR)
+        for t in threads:
+            t.join()
+        c.close()
+        other.close()
