@@ -13,7 +13,8 @@
  *
  * The protocol has no reply framing: a reply is what arrives after a command
  * until the module has been quiet for quiet_ms (default 5 ms). Callbacks the
- * module pushes arrive on the same socket and are read like replies.
+ * module pushes arrive on the same socket and are read like replies (only
+ * dp_client_up() tells them from its answer, by their grammar).
  *
  * Limits: every call ends by its own deadline (timeout_s from the call's
  * start covers sending, the first byte and the rest), and a client holds at
@@ -96,13 +97,22 @@ DP_EXTERN int dp_client_get_pcomms(dp_client_t *c, char ***names, size_t *n, dou
 DP_EXTERN void dp_client_free_list(char **names, size_t n);
 
 /* Sends UP and returns 1 when the answer arrives within timeout_s, 0 when
- * it does not, or a negative DP_E* code (connection gone, DP_ETOOBIG).
- * The answer is exactly "1" on its own: the bytes after UP, cut at quiet_ms
- * pauses, count only when a piece is the single byte '1' (which is
- * consumed). Any other piece (a callback, "x1y") does not count and stays
- * held, like bytes that were waiting before UP was sent, for
- * dp_client_recv(). A "1" that arrives together with other bytes (no pause
- * between) is not the answer: the call then reports 0 rather than guess. */
+ * it does not, or a negative DP_E* code (DP_ECLOSED: the connection ended
+ * without an answer; DP_ETOOBIG, DP_ENOMEM as dp_client_recv()).
+ * The answer is the byte '1' where a message begins: the bytes after UP are
+ * cut into answers and callbacks "<target>|<PCOMM>|<payload>" by their
+ * grammar (target and PCOMM printable ASCII without blanks, '|' or ';'; the
+ * payload a JSON object, which ends at its matching '}', or empty), however
+ * they are glued or split and however long the module sends without a pause.
+ * A '1' inside a callback, "x1y", "1\n", or more answers than there are UPs
+ * unanswered (sent by dp_client_up(), this call's included) do not count;
+ * the answer counts once a whole callback or a pause of quiet_ms follows
+ * it. A pause where no message can end, or a byte out of place, starts the
+ * scan again after it (the tail of an earlier reply does not hide the
+ * answer). A callback whose target begins with '1' right after a message is
+ * read as an answer and a callback. The answer is consumed; every other
+ * byte, and the bytes that were waiting before UP was sent, stay held for
+ * dp_client_recv(). */
 DP_EXTERN int dp_client_up(dp_client_t *c, double timeout_s);
 
 /* Closes the connection and frees the client. NULL is fine. */

@@ -47,10 +47,13 @@
  * README lists them with their defaults), so that the control room stays
  * served whatever other clients do:
  * - At most `max_clients` connections (lowered to fit the process's limit of
- *   open files, leaving 64). At the limit a new client is admitted and the
- *   oldest client that has not sent a valid command yet is closed; when every
- *   client has sent one, the new client is refused (closed at once). A valid
- *   command is a built-in or a registered one, whatever its handler returns.
+ *   open files, leaving 64). At the limit a new client is admitted and one
+ *   other is closed: the oldest that has not sent a valid command yet, else
+ *   the one idle longest (since its last valid command) of those that have
+ *   sent only UP and GET_PCOMMS. When every client has sent a command that
+ *   acts (STOP or a registered one), the new client is refused (closed at
+ *   once). A valid command is a built-in or a registered one, whatever its
+ *   handler returns.
  * - Idle policy: a client that sends no valid command within
  *   `silent_timeout_s` of connecting is closed; a client that has sent one is
  *   closed after `idle_timeout_s` without a valid command (0: never).

@@ -10,6 +10,7 @@
  * of growing our memory. The buffer grows geometrically up to the cap. */
 #include "client/client_internal.h"
 
+#include "client/up_scan.h"
 #include "common/error_internal.h"
 
 #include <stdlib.h>
@@ -34,9 +35,10 @@ struct dp_client {
   bool nomem;
   char *buf; /* received, not yet handed out (cap + 1 for the NUL) */
   size_t len, cap, max;
-  uint64_t quiet_ms; /* a pause this long ends a reply */
-  uint64_t last_rx;  /* loop time (ms) of the last bytes */
-  double timeout_s;  /* opts.timeout_s: connecting, the greeting, sending */
+  uint64_t quiet_ms;     /* a pause this long ends a reply */
+  uint64_t last_rx;      /* loop time (ms) of the last bytes */
+  double timeout_s;      /* opts.timeout_s: connecting, the greeting, sending */
+  size_t ups_unanswered; /* UPs sent whose answer was not taken by dp_client_up() */
   char *greeting;
   dp_client_data_fn on_data;
   void *on_data_user;
@@ -462,22 +464,97 @@ int dp_client_get_pcomms(dp_client_t *c, char ***names, size_t *n, double timeou
   return 0;
 }
 
+/* The answers found by dp_client_up() in the bytes it scans. */
+typedef struct {
+  dp_up_scan_t scan;
+  size_t scanned; /* buf offset up to which bytes were scanned */
+  size_t *at;     /* offsets of the answers since the last error */
+  size_t n, cap;
+} up_state_t;
+
+static int up_note_answer(up_state_t *u, size_t offset) {
+  if (u->n == u->cap) {
+    size_t cap = u->cap == 0 ? 4 : u->cap * 2;
+    size_t *at = realloc(u->at, cap * sizeof *at);
+    if (at == NULL) return dp_error_set(DP_ENOMEM, "no memory while reading the answer to UP");
+    u->at = at;
+    u->cap = cap;
+  }
+  u->at[u->n++] = offset;
+  return 0;
+}
+
+/* Starts the scan afresh at the bytes not scanned yet. */
+static void up_restart(dp_client_t *c, up_state_t *u) {
+  dp_up_scan_init(&u->scan, c->ups_unanswered);
+  u->n = 0;
+}
+
+/* Scans the bytes that arrived since the last call. */
+static int up_scan_new(dp_client_t *c, up_state_t *u) {
+  for (; u->scanned < c->len; u->scanned++) {
+    dp_up_event_t e = dp_up_scan_byte(&u->scan, (unsigned char)c->buf[u->scanned]);
+    if (e == DP_UP_ANSWER && up_note_answer(u, u->scanned) < 0) return DP_ENOMEM;
+  }
+  return 0;
+}
+
+/* Takes the answers out of the buffer: the other bytes stay held. */
+static void up_consume(dp_client_t *c, up_state_t *u) {
+  size_t to = u->at[0];
+  for (size_t i = 0; i < u->n; i++) {
+    size_t end = i + 1 < u->n ? u->at[i + 1] : c->len;
+    memmove(c->buf + to, c->buf + u->at[i] + 1, end - u->at[i] - 1);
+    to += end - u->at[i] - 1;
+  }
+  c->len = to;
+  c->ups_unanswered -= u->n;
+}
+
 int dp_client_up(dp_client_t *c, double timeout_s) {
   uint64_t deadline = now_ms(c) + ms(timeout_s);
   uv_run(&c->loop, UV_RUN_NOWAIT); /* what already waits came before UP */
   int rc = send_command(c, "UP", deadline, timeout_s);
+  c->ups_unanswered++; /* sent or queued: its answer may come later */
   if (rc < 0) return rc == DP_ETIMEDOUT ? 0 : rc;
-  /* Units that arrived before stay for dp_client_recv(), and so does every
-   * unit after UP that is not exactly "1" (a callback, say). */
-  for (size_t from = c->len;; from = c->len) {
-    gather_t g = gather(c, from, deadline);
-    if (g == NOTHING || g == ENDLESS) return 0;
-    if (g != UNIT) return gather_error(c, g, timeout_s);
-    if (c->len - from == 1 && c->buf[from] == '1') {
-      c->len = from; /* the answer is consumed */
+  /* The bytes after UP, cut into answers and callbacks by their grammar
+   * (up_scan.h), however they are split or glued. An answer counts once
+   * what follows it is known to be the protocol too: a whole callback, or a
+   * pause (or the end of the connection) where a message may end. A pause
+   * anywhere else, or a byte out of place, means the bytes before it are
+   * not the protocol (the tail of an earlier reply, say): the scan starts
+   * again after it. */
+  up_state_t u = {.scanned = c->len};
+  up_restart(c, &u);
+  for (;;) {
+    if (up_scan_new(c, &u) < 0) break;
+    uint64_t now = now_ms(c);
+    bool quiet = c->eof || now - c->last_rx >= c->quiet_ms;
+    bool ended = quiet && dp_up_scan_at_end(&u.scan);
+    if (u.n > 0 && (ended || u.scan.callbacks > 0)) {
+      up_consume(c, &u);
+      free(u.at);
       return 1;
     }
+    if (c->full) {
+      free(u.at);
+      return gather_error(c, FULL, timeout_s);
+    }
+    if (c->eof) {
+      free(u.at);
+      return dp_error_set(DP_ECLOSED, "the module closed the connection without answering UP");
+    }
+    if (quiet && !dp_up_scan_at_end(&u.scan)) up_restart(c, &u);
+    if (now >= deadline) {
+      free(u.at);
+      return 0;
+    }
+    uint64_t wait = deadline - now;
+    if (!quiet && c->quiet_ms - (now - c->last_rx) < wait) wait = c->quiet_ms - (now - c->last_rx);
+    wait_for_bytes(c, wait);
   }
+  free(u.at);
+  return DP_ENOMEM;
 }
 
 void dp_client_close(dp_client_t *c) {

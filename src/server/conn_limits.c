@@ -2,10 +2,14 @@
  * hold or do, so that a control room stays served whatever other clients do:
  *
  * - Connections: at most max_clients (lowered to fit the process's descriptor
- *   limit). A client that connects at the limit is admitted and the oldest
- *   client that has not sent one valid command yet is closed; when every
- *   client has sent one, the newcomer is refused. A control room, which sends
- *   GET_PCOMMS as soon as it connects, is never the one that gives way.
+ *   limit). A client that connects at the limit is admitted and another
+ *   gives way: the oldest that has not sent one valid command yet; else the
+ *   longest idle (since its last valid command) of those that have sent
+ *   only UP and GET_PCOMMS; when every client has sent a command that acts
+ *   (STOP, a registered one), the newcomer is refused. Cheap connections
+ *   that polled UP once cannot keep a control room out; a control room that
+ *   has sent a command is never the one that gives way, and one that has only
+ *   polled gives way only if every other such client polled more recently.
  * - Idle policy: a client that sends no valid command within
  *   silent_timeout_s of connecting is closed; one that has sent some is
  *   closed after idle_timeout_s without a valid command (0: never, the
@@ -108,20 +112,35 @@ static double age_s(const dp_conn_t *c) {
   return (double)(uv_now(&c->srv->loop) - c->active_ms) / 1000.0;
 }
 
+/* The client that gives way to a newcomer (c): the oldest that has sent no
+ * valid command, else the longest idle of those that only polled; NULL when
+ * every other client has acted. */
+static dp_conn_t *give_way(dp_server_t *srv, const dp_conn_t *c) {
+  dp_conn_t *idlest = NULL;
+  for (dp_conn_t *o = srv->conns; o != NULL; o = o->next) {
+    if (o == c || o->acted) continue;
+    if (!o->proven) return o; /* the list is in order of arrival */
+    if (idlest == NULL || o->active_ms < idlest->active_ms) idlest = o;
+  }
+  return idlest;
+}
+
 bool dp_limits_admit(dp_server_t *srv, dp_conn_t *c) {
   if (srv->n_conns <= srv->max_clients) return true;
-  for (dp_conn_t *o = srv->conns; o != NULL; o = o->next) {
-    if (o == c || o->proven) continue;
+  dp_conn_t *o = give_way(srv, c);
+  if (o != NULL) {
     dp_limits_log(srv, DP_LOG_WARNING,
-                  "%zu clients connected (the limit): closing client %llu, which has sent no "
-                  "command in the %.1f s since it connected, to admit client %llu",
-                  srv->max_clients, (unsigned long long)o->id, age_s(o), (unsigned long long)c->id);
+                  "%zu clients connected (the limit): closing client %llu, which has sent %s "
+                  "for %.1f s, to admit client %llu",
+                  srv->max_clients, (unsigned long long)o->id,
+                  o->proven ? "only UP and GET_PCOMMS, and none" : "no command since it connected",
+                  age_s(o), (unsigned long long)c->id);
     dp_conn_close(o);
     return true;
   }
   dp_limits_log(srv, DP_LOG_ERROR,
-                "%zu clients connected (the limit) and each has sent a command: refusing "
-                "client %llu",
+                "%zu clients connected (the limit) and each has sent a command that acts: "
+                "refusing client %llu",
                 srv->max_clients, (unsigned long long)c->id);
   dp_conn_close(c);
   return false;

@@ -125,9 +125,11 @@ static void run_handler(dp_conn_t *c, const dp_handler_t *h, const dp_command_t 
   }
 }
 
-/* A valid command keeps its client from being taken for an idle one. */
-static void mark_active(dp_conn_t *c) {
+/* A valid command keeps its client from being taken for an idle one; one
+ * that acts (not UP or GET_PCOMMS) keeps it from giving way to a newcomer. */
+static void mark_active(dp_conn_t *c, bool acts) {
   c->proven = true;
+  c->acted = c->acted || acts;
   c->active_ms = uv_now(&c->srv->loop);
 }
 
@@ -150,19 +152,19 @@ bool dp_dispatch(void *conn, const char *msg, size_t len) {
   }
   const dp_handler_t *h = NULL;
   if (is_up) {
-    mark_active(c);
+    mark_active(c, false);
     dp_conn_send(c, "1", 1);
   } else if (strcmp(cmd.name, "GET_PCOMMS") == 0) {
-    mark_active(c);
+    mark_active(c, false);
     reply_pcomms(c);
   } else if (cmd.bare && strcmp(cmd.name, "STOP") == 0) {
-    mark_active(c);
+    mark_active(c, true);
     dp_server_stop_workers(srv);
   } else if (cmd.bare && strcmp(cmd.name, "CLOSE") == 0) {
     dp_server_begin_shutdown(srv);
   } else if (!is_builtin(cmd.name, strlen(cmd.name)) &&
              (h = find_handler(srv, cmd.name, strlen(cmd.name))) != NULL) {
-    mark_active(c);
+    mark_active(c, true);
     run_handler(c, h, &cmd, msg, len);
   } else {
     bool logged = dp_conn_log_allowed(c, DP_LOG_WARNING);

@@ -82,7 +82,7 @@ dp_server_t *dp_server_new(const dp_server_opts_t *opts) {
   uv_timer_init(&srv->loop, &srv->reaper);
   uv_timer_init(&srv->loop, &srv->linger);
   uv_timer_init(&srv->loop, &srv->sweep);
-  uv_check_init(&srv->loop, &srv->resume);
+  uv_idle_init(&srv->loop, &srv->resume);
   srv->wake.data = srv->reaper.data = srv->linger.data = srv->sweep.data = srv;
   srv->resume.data = srv;
   uv_mutex_init(&srv->out_lock);
@@ -230,10 +230,15 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
 /* Fairness: after a full read a client yields until the next turn of the
  * loop (libuv would read it again at once), so that one client sending a
- * lot delays the others by one read at most. */
-static void resume_cb(uv_check_t *h) {
+ * lot delays the others by one read at most. Its reading restarts in an
+ * idle callback, before the loop polls: an active idle handle also makes
+ * that poll return at once. (A check callback, which runs after the poll,
+ * made every yield wait for the next timer on Windows, about 1 s: there
+ * libuv runs read callbacks before the poll, and a restarted read whose data
+ * is there already completes without any event that would end the poll.) */
+static void resume_cb(uv_idle_t *h) {
   dp_server_t *srv = h->data;
-  uv_check_stop(h);
+  uv_idle_stop(h);
   for (dp_conn_t *c = srv->conns; c != NULL; c = c->next) {
     if (!c->yielded) continue;
     c->yielded = false;
@@ -255,7 +260,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     if ((size_t)nread == buf->len && !c->closing && !c->paused && !c->srv->closing) {
       c->yielded = true;
       uv_read_stop(&c->io.stream);
-      uv_check_start(&c->srv->resume, resume_cb);
+      uv_idle_start(&c->srv->resume, resume_cb);
     }
   } else if (nread < 0) {
     if (nread != UV_EOF)

@@ -54,6 +54,7 @@ struct dp_conn {
   dp_framer_t framer;
   uint64_t active_ms; /* loop time of its connection or its last valid command */
   bool proven;        /* it has sent a valid command (built-in or registered) */
+  bool acted;         /* ... and one that is not UP or GET_PCOMMS (STOP, a registered one) */
   dp_rate_t log_rate; /* log lines its input caused */
   size_t writes_pending;
   size_t queued; /* bytes (and per-write overhead) in pending writes */
@@ -71,7 +72,7 @@ struct dp_server {
   uv_timer_t reaper; /* ticks while workers are being stopped */
   uv_timer_t linger; /* bounds how long shutdown waits for slow readers */
   uv_timer_t sweep;  /* ticks while clients are connected: idle policy, log summaries */
-  uv_check_t resume; /* clients that yielded after a full read read again */
+  uv_idle_t resume;  /* clients that yielded after a full read read again */
   bool listening;
   bool running;
   bool closing; /* shutdown has begun (loop thread) */
@@ -143,8 +144,10 @@ void dp_limits_log(dp_server_t *srv, int level, const char *fmt, ...) DP_PRINTF(
 /* Sets srv->max_clients from the options and the descriptor limit. */
 void dp_limits_init(dp_server_t *srv);
 /* A client has just been added; at the connection limit this closes the
- * oldest client that has sent no valid command yet, or, if every client has,
- * the new one. Returns false when the new one was closed. */
+ * oldest client that has sent no valid command yet, else the longest idle
+ * of those that have sent only UP and GET_PCOMMS, else (every other client
+ * has sent a command that acts) the new one. Returns false when the new one
+ * was closed. */
 bool dp_limits_admit(dp_server_t *srv, dp_conn_t *c);
 /* Before `n` more bytes are queued for c: makes room under the per-client
  * and total output caps by disconnecting the client that reads least (the

@@ -1,8 +1,10 @@
 /* test_client.c - the client against hostile fake modules (a thread with a
  * plain socket): a peer that trickles bytes forever or floods cannot hold a
- * call past its deadline or past max_reply_bytes, dp_client_up() counts
- * only an exact "1" while keeping every other piece for dp_client_recv(),
- * and a peer that sends no greeting gives an empty one. */
+ * call past its deadline or past max_reply_bytes; dp_client_up() finds the
+ * answer "1" among callbacks however TCP glues or splits them (every split
+ * point, byte by byte, a storm that never pauses) and nothing that is not an
+ * answer, keeping every other byte for dp_client_recv(); and a peer that
+ * sends no greeting gives an empty one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,10 +21,24 @@
 #include "dareplane/client.h"
 #include "test_platform.h"
 
-typedef enum { TRICKLE, FLOOD, X1Y, CALLBACK_THEN_ONE, CALLBACK_WITH_ONE, SILENT } behaviour_t;
+typedef enum {
+  TRICKLE,
+  FLOOD,
+  X1Y,
+  CALLBACK_THEN_ONE,
+  CALLBACK_WITH_ONE,
+  SILENT,
+  SCRIPT, /* per command, script[i] sent in two writes cut at split[i] (-1: byte by byte) */
+  STORM,  /* callbacks without a pause, the answer glued among them */
+} behaviour_t;
+
+enum { MAX_ROUNDS = 512 };
 
 typedef struct {
   behaviour_t how;
+  const char *script[MAX_ROUNDS];
+  int split[MAX_ROUNDS];
+  size_t rounds;
   test_socket_t listener, conn;
   int port;
   atomic_bool stop;
@@ -39,12 +55,36 @@ static bool got_command(peer_t *p) {
   return recv(p->conn, buf, sizeof buf, 0) > 0;
 }
 
+static void play_script(peer_t *p) {
+  for (size_t i = 0; i < p->rounds; i++) {
+    if (i > 0 && !got_command(p)) return;
+    const char *text = p->script[i];
+    size_t len = strlen(text);
+    if (p->split[i] < 0) {
+      for (size_t k = 0; k < len; k++)
+        if (!put(p, text + k, 1)) return;
+    } else if (!put(p, text, (size_t)p->split[i]) ||
+               !put(p, text + p->split[i], len - (size_t)p->split[i])) {
+      return;
+    }
+  }
+}
+
+#define STORM_CALLBACK "other|SET|{\"v\": 1}"
+
+static void storm(peer_t *p) {
+  for (unsigned i = 0; !atomic_load(&p->stop); i++)
+    if (!put(p, STORM_CALLBACK, strlen(STORM_CALLBACK)) || (i == 1000 && !put(p, "1", 1))) return;
+}
+
 static void peer_main(void *arg) {
   peer_t *p = arg;
   p->conn = accept(p->listener, NULL, NULL);
   if (p->conn == TEST_NO_SOCKET || (p->how != SILENT && !put(p, "Connected to fake\n", 18)) ||
       !got_command(p))
     return;
+  int one = 1;
+  setsockopt(p->conn, IPPROTO_TCP, TCP_NODELAY, (const void *)&one, sizeof one);
   static char chunk[65536];
   switch (p->how) {
   case TRICKLE: /* one byte a millisecond, never stopping */
@@ -63,13 +103,21 @@ static void peer_main(void *arg) {
     break;
   case CALLBACK_WITH_ONE: put(p, "other|SET|1", 11); break;
   case SILENT: put(p, "pong", 4); break; /* no greeting, but an answer */
+  case SCRIPT: play_script(p); break;
+  case STORM: storm(p); break;
   }
 }
 
-static peer_t *start_peer(behaviour_t how) {
+/* Starts a peer; a SCRIPT peer's rounds are filled in before (p from
+ * new_peer()). */
+static peer_t *new_peer(behaviour_t how) {
   peer_t *p = calloc(1, sizeof *p);
   assert_non_null(p);
   p->how = how;
+  return p;
+}
+
+static peer_t *run_peer(peer_t *p) {
   p->conn = TEST_NO_SOCKET;
   test_sockets_init();
   p->listener = socket(AF_INET, SOCK_STREAM, 0);
@@ -81,6 +129,10 @@ static peer_t *start_peer(behaviour_t how) {
   p->port = ntohs(a.sin_port);
   assert_int_equal(uv_thread_create(&p->thread, peer_main, p), 0);
   return p;
+}
+
+static peer_t *start_peer(behaviour_t how) {
+  return run_peer(new_peer(how));
 }
 
 static void stop_peer(peer_t *p, dp_client_t *c) {
@@ -167,9 +219,111 @@ static void up_needs_an_exact_one(void **state) {
   check_up(X1Y, 0.3, 0, "x1y");
 }
 
-static void callback_holding_one_is_not_up(void **state) {
+/* A callback's payload is a JSON object or empty (the control room forwards
+ * it as the last piece of a command): "other|SET|1" is the callback
+ * "other|SET|" and the answer. */
+static void answer_after_an_empty_payload(void **state) {
   (void)state;
-  check_up(CALLBACK_WITH_ONE, 0.3, 0, "other|SET|1");
+  check_up(CALLBACK_WITH_ONE, 5.0, 1, "other|SET|");
+}
+
+/* What the module sends after UP, with the answer, and what stays held. */
+typedef struct {
+  const char *sent, *kept;
+} glued_t;
+
+#define CB  "other|SET|{\"v\": 1}"
+#define CB2 "b|GO|{\"s\": \"}|1\\\"{\", \"n\": {\"m\": [1, {\"k\": 1}]}}"
+
+static const glued_t answered[] = {
+    {"1", ""},
+    {CB "1", CB},
+    {"1" CB, CB},
+    {CB "1" CB2, CB CB2},
+    {CB2 CB "1" CB CB2, CB2 CB CB CB2},
+    {"t|P|1", "t|P|"},
+    {"1t|P|" CB, "t|P|" CB},
+    {"t|P|1t|Q|", "t|P|t|Q|"},
+};
+
+/* Reads until `want` bytes are held (they may come in several pieces). */
+static void recv_exactly(dp_client_t *c, const char *want) {
+  size_t n = strlen(want), got = 0;
+  char *all = calloc(1, n + 1);
+  assert_non_null(all);
+  while (got < n) {
+    char *reply = NULL;
+    size_t len = 0;
+    assert_int_equal(dp_client_recv(c, &reply, &len, 5.0), 0);
+    assert_true(got + len <= n);
+    memcpy(all + got, reply, len);
+    got += len;
+    free(reply);
+  }
+  assert_string_equal(all, want);
+  free(all);
+}
+
+/* Every answer in `answered`, cut in two at every byte, and byte by byte:
+ * dp_client_up() gives 1 each time and exactly the other bytes stay held. */
+static void answer_glued_any_way(void **state) {
+  (void)state;
+  peer_t *p = new_peer(SCRIPT);
+  for (size_t i = 0; i < sizeof answered / sizeof answered[0]; i++) {
+    size_t len = strlen(answered[i].sent);
+    for (int k = -1; k <= (int)len; k++) {
+      assert_true(p->rounds < MAX_ROUNDS);
+      p->script[p->rounds] = answered[i].sent;
+      p->split[p->rounds++] = k;
+    }
+  }
+  run_peer(p);
+  dp_client_t *c = connect_to(p, 0, 0);
+  for (size_t r = 0; r < p->rounds; r++) {
+    const glued_t *g = NULL;
+    for (size_t i = 0; g == NULL; i++)
+      if (answered[i].sent == p->script[r]) g = &answered[i];
+    print_message("%s cut at %d\n", g->sent, p->split[r]);
+    assert_int_equal(dp_client_up(c, 10.0), 1);
+    recv_exactly(c, g->kept);
+  }
+  stop_peer(p, c);
+}
+
+/* Bytes that hold no answer: UP gives 0 and every byte stays held. */
+static void no_answer_in(const char *sent) {
+  peer_t *p = new_peer(SCRIPT);
+  p->script[0] = sent;
+  p->split[0] = (int)strlen(sent) / 2;
+  p->rounds = 1;
+  run_peer(p);
+  dp_client_t *c = connect_to(p, 0, 0);
+  print_message("%s\n", sent);
+  assert_int_equal(dp_client_up(c, 0.3), 0);
+  recv_exactly(c, sent);
+  stop_peer(p, c);
+}
+
+static void not_an_answer(void **state) {
+  (void)state;
+  no_answer_in(CB);            /* a '1' inside a payload */
+  no_answer_in(CB CB2);        /* ... glued to the next callback */
+  no_answer_in("other|S1|{}"); /* inside a name */
+  no_answer_in("1\n");         /* an answer followed by what is no message */
+  no_answer_in("1x");          /* ... by a callback that never ends */
+  no_answer_in("1|SET|{}");    /* ... by a stray '|' */
+  no_answer_in(CB "}1");       /* after what is no message */
+  no_answer_in("11");          /* two answers to one UP */
+}
+
+/* Callbacks without a pause for as long as UP waits, the answer glued in
+ * the middle: the answer is found (cutting at pauses, it never was). */
+static void answer_in_a_storm(void **state) {
+  (void)state;
+  peer_t *p = start_peer(STORM);
+  dp_client_t *c = connect_to(p, 0, 0);
+  assert_int_equal(dp_client_up(c, 10.0), 1);
+  stop_peer(p, c);
 }
 
 static void callback_before_the_answer_is_kept(void **state) {
@@ -204,7 +358,10 @@ int main(void) {
       cmocka_unit_test(trickle_ends_at_the_deadline),
       cmocka_unit_test(flood_is_capped),
       cmocka_unit_test(up_needs_an_exact_one),
-      cmocka_unit_test(callback_holding_one_is_not_up),
+      cmocka_unit_test(answer_after_an_empty_payload),
+      cmocka_unit_test(answer_glued_any_way),
+      cmocka_unit_test(not_an_answer),
+      cmocka_unit_test(answer_in_a_storm),
       cmocka_unit_test(callback_before_the_answer_is_kept),
       cmocka_unit_test(no_greeting_is_an_empty_one),
   };

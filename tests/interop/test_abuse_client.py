@@ -3,7 +3,7 @@ hostile peers written in Python: a peer that trickles bytes forever cannot
 hold a call past its deadline, one that floods cannot grow the client past
 max_reply_bytes (dp-send runs under an address-space limit), and
 dp_client_up() counts
-only an exact "1" — not "x1y", not a callback holding a 1 — while keeping
+only an answer "1" — not "x1y", not a 1 inside a callback — while keeping
 those bytes for later reads. A real module is up."""
 from __future__ import annotations
 
@@ -195,7 +195,7 @@ def answers(text: bytes):
     return behave
 
 
-@pytest.mark.parametrize("answer", [b"x1y", b"other|SET|1", b"11", b"1\n"])
+@pytest.mark.parametrize("answer", [b"x1y", b'other|SET|{"v": 1}', b"11", b"1\n"])
 def test_up_needs_exactly_one(lib, answer):
     peer = HostilePeer(answers(answer))
     c = CClient(lib, peer.port)
@@ -222,5 +222,44 @@ def test_real_module_is_up_and_callbacks_are_kept(lib, procs, port):
         assert c.up(5.0) == 1
         assert c.recv(1.0) == b"t|P|1"
     finally:
+        c.close()
+        other.close()
+
+
+def test_real_module_is_up_in_a_storm_of_callbacks(lib, procs, port):
+    """Another client makes the module send callbacks without a pause; the
+    answers to UP arrive glued to them and are still found."""
+    mu.start_example(procs, port)
+    c = CClient(lib, port)
+    other = mu.Client(port)
+    other.sock.settimeout(None)
+    stop = threading.Event()
+    batch = b'CALLBACK|{"target": "t", "pcomm": "P", "payload": "{\\"v\\": 1}"};' * 200
+
+    def spam():
+        try:
+            while not stop.is_set():
+                other.send(batch)
+        except OSError:
+            pass
+
+    def drain():  # `other` gets the callbacks too
+        try:
+            while other.sock.recv(1 << 16):
+                pass
+        except OSError:
+            pass
+
+    threads = [threading.Thread(target=spam), threading.Thread(target=drain)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(5):
+            assert c.up(5.0) == 1
+    finally:
+        stop.set()
+        other.sock.shutdown(socket.SHUT_RDWR)
+        for t in threads:
+            t.join()
         c.close()
         other.close()
