@@ -11,9 +11,8 @@
  *          with an inlet queue of the same size as the watcher's;
  * latency: update_wait() in a loop (sleeps until a sample arrives), or
  *          with U > 0 update() polled every U us; for every new sample
- *          (read with
- *          dp_stream_watcher_peek_new, zero-copy) that ends one of the
- *          publisher's chunks (ramp value % --chunk == --chunk - 1), liblsl's
+ *          (read with dp_stream_watcher_peek_new, zero-copy) that ends one
+ *          of the publisher's chunks (ramp value % --chunk == --chunk - 1), liblsl's
  *          clock when it became visible minus its timestamp; with
  *          bench/lsl_publisher.py, whose chunks liblsl stamps at the push,
  *          that is the delay from push to visible;
