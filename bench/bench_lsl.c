@@ -1,21 +1,25 @@
 /* bench_lsl.c - what reading an LSL stream costs the module's thread, against
  * a stream published by another process (started by bench/suite_lsl.py):
  *
- *   bench-lsl --name N --mode ours|raw|latency [--seconds S] [--period-ms P]
- *             [--chunk C] [--buffer B] [--poll-us U]
+ *   bench-lsl --name N --mode ours|raw|latency|latency-raw [--seconds S]
+ *             [--period-ms P] [--chunk C] [--buffer B] [--poll-us U]
  *
  * ours:    dp_stream_watcher_update() every P ms (a module's loop), with a
  *          buffer of B seconds (default 2);
  * raw:     the same loop calling liblsl's lsl_pull_chunk_f into one
  *          preallocated buffer, nothing else (the limit of any watcher),
  *          with an inlet queue of the same size as the watcher's;
- * latency: update() in a loop, sleeping U us between updates (default 0:
- *          none); for every new sample (read with
- *          dp_stream_watcher_peek_new, zero-copy) that ends one of the
- *          publisher's chunks (ramp value % --chunk == --chunk - 1), liblsl's
+ * latency: update_wait() in a loop (sleeps until a sample arrives), or
+ *          with U > 0 update() polled every U us; for every new sample
+ *          (read with dp_stream_watcher_peek_new, zero-copy) that ends one
+ *          of the publisher's chunks (ramp value % --chunk == --chunk - 1), liblsl's
  *          clock when it became visible minus its timestamp; with
  *          bench/lsl_publisher.py, whose chunks liblsl stamps at the push,
- *          that is the delay from push to visible.
+ *          that is the delay from push to visible;
+ * latency-raw: the limit of the latency: a bare inlet (queue sized as the
+ *          watcher's) doing a blocking lsl_pull_chunk_f of one publisher's
+ *          chunk (C samples) into a preallocated buffer, no ring, no
+ *          watcher, stamped the same way.
  * CPU time is this thread's (CLOCK_THREAD_CPUTIME_ID) inside the measured
  * calls, and the whole process's (getrusage: liblsl's receiving threads
  * too) over the run; rss_kb is the process's peak resident memory and
@@ -89,6 +93,14 @@ static void note_delays(dp_stream_watcher_t *sw, size_t ch, uint64_t chunk, doub
   dp_stream_watcher_consume(sw, SIZE_MAX);
 }
 
+/* Prints p50 and p99 of the delays (sorting them). */
+static void report_delays(double *delays, size_t n, uint64_t samples) {
+  qsort(delays, n, sizeof *delays, cmp_double);
+  printf("{\"mode\": \"latency\", \"n\": %zu, \"p50_s\": %.9f, \"p99_s\": %.9f, "
+         "\"samples\": %llu}\n",
+         n, n ? delays[n / 2] : -1.0, n ? delays[n * 99 / 100] : -1.0, (unsigned long long)samples);
+}
+
 static int run_ours(const char *name, double seconds, double buffer_s, unsigned period_ms,
                     unsigned poll_us, int latency, uint64_t chunk) {
   dp_stream_watcher_t *sw;
@@ -105,7 +117,8 @@ static int run_ours(const char *name, double seconds, double buffer_s, unsigned 
   uint64_t start = uv_hrtime(), end = start + (uint64_t)(seconds * 1e9), p0 = process_cpu_ns();
   while (uv_hrtime() < end) {
     uint64_t c0 = thread_cpu_ns();
-    int n = dp_stream_watcher_update(sw);
+    int n = latency && poll_us == 0 ? dp_stream_watcher_update_wait(sw, 0.1)
+                                    : dp_stream_watcher_update(sw);
     s.cpu_ns += thread_cpu_ns() - c0;
     if (n < 0) break;
     s.updates++;
@@ -121,11 +134,7 @@ static int run_ours(const char *name, double seconds, double buffer_s, unsigned 
   s.proc_cpu_ns = process_cpu_ns() - p0;
   s.wall_ns = uv_hrtime() - start;
   if (latency) {
-    qsort(delays, n_delays, sizeof *delays, cmp_double);
-    printf("{\"mode\": \"latency\", \"n\": %zu, \"p50_s\": %.9f, \"p99_s\": %.9f, "
-           "\"samples\": %llu}\n",
-           n_delays, n_delays ? delays[n_delays / 2] : -1.0,
-           n_delays ? delays[n_delays * 99 / 100] : -1.0, (unsigned long long)s.samples);
+    report_delays(delays, n_delays, s.samples);
   } else {
     report("ours", &s);
   }
@@ -134,45 +143,81 @@ static int run_ours(const char *name, double seconds, double buffer_s, unsigned 
   return 0;
 }
 
-/* The limit: liblsl's pull into one preallocated buffer of the same size the
- * watcher uses, and nothing else. */
-static int run_raw(const char *name, double seconds, double buffer_s, unsigned period_ms) {
-  const dp_lsl_api_t *lsl = dp_lsl_api();
+/* A bare inlet on the stream `name` with a queue of buffer_s seconds (as
+ * the watcher's), opened; NULL on failure. *ch = its channel count, *srate
+ * its nominal rate. */
+static lsl_inlet open_raw(const dp_lsl_api_t *lsl, const char *name, double buffer_s,
+                          unsigned long *ch, double *srate) {
   char pred[512];
   lsl_streaminfo found;
   if (lsl == NULL || dp_lsl_pred_term(pred, sizeof pred, 0, "name", name) == 0 ||
       dp_lsl_resolve_poll(lsl, pred, 1, 20.0, &found, 1) != 1) {
     fprintf(stderr, "bench-lsl: cannot find '%s': %s\n", name, dp_error_detail());
-    return 1;
+    return NULL;
   }
   int32_t ec = 0;
-  unsigned long ch = (unsigned long)lsl->get_channel_count(found);
-  unsigned long chunk = (unsigned long)(lsl->get_nominal_srate(found) * buffer_s);
-  if (chunk > 32768) chunk = 32768;
+  *ch = (unsigned long)lsl->get_channel_count(found);
+  *srate = lsl->get_nominal_srate(found);
   lsl_inlet in = lsl->create_inlet(found, (int32_t)ceil(buffer_s), 0, 1);
   lsl->destroy_streaminfo(found);
   lsl->open_stream(in, 10.0, &ec);
+  if (ec != 0) {
+    fprintf(stderr, "bench-lsl: cannot open '%s' (liblsl error %d)\n", name, (int)ec);
+    lsl->destroy_inlet(in);
+    return NULL;
+  }
+  return in;
+}
+
+/* The limit: liblsl's pull into one preallocated buffer of the same size the
+ * watcher uses, and nothing else; with `latency`, a blocking pull of one
+ * publisher's chunk in a loop, and the delays of the chunk-final samples. */
+static int run_raw(const char *name, double seconds, double buffer_s, unsigned period_ms,
+                   int latency, uint64_t pub_chunk) {
+  const dp_lsl_api_t *lsl = dp_lsl_api();
+  unsigned long ch;
+  double srate;
+  lsl_inlet in = open_raw(lsl, name, buffer_s, &ch, &srate);
+  if (in == NULL) return 1;
+  unsigned long chunk = latency ? (unsigned long)pub_chunk : (unsigned long)(srate * buffer_s);
+  if (chunk > 32768) chunk = 32768;
+  if (chunk == 0) chunk = 1;
   float *buf = malloc(chunk * ch * sizeof *buf);
   double *ts = malloc(chunk * sizeof *ts);
+  size_t cap = 1 << 20, n_delays = 0;
+  double *delays = latency ? malloc(cap * sizeof *delays) : NULL;
   struct stats s = {0};
+  int32_t ec = 0;
   uint64_t start = uv_hrtime(), end = start + (uint64_t)(seconds * 1e9), p0 = process_cpu_ns();
   while (ec == 0 && uv_hrtime() < end) {
     uint64_t c0 = thread_cpu_ns();
     unsigned long got;
-    do { /* drain, as update() does */
-      got = lsl->pull_chunk_f(in, buf, ts, chunk * ch, chunk, 0.0, &ec) / ch;
+    if (latency) { /* blocks until the whole chunk is there */
+      got = lsl->pull_chunk_f(in, buf, ts, chunk * ch, chunk, 0.1, &ec) / ch;
+      double now = dp_lsl_local_clock();
+      for (unsigned long i = 0; i < got && n_delays < cap; i++)
+        if ((uint64_t)buf[i * ch] % pub_chunk == pub_chunk - 1) delays[n_delays++] = now - ts[i];
       s.samples += got;
-    } while (got == chunk && ec == 0);
+    } else {
+      do { /* drain, as update() does */
+        got = lsl->pull_chunk_f(in, buf, ts, chunk * ch, chunk, 0.0, &ec) / ch;
+        s.samples += got;
+      } while (got == chunk && ec == 0);
+    }
     s.cpu_ns += thread_cpu_ns() - c0;
     s.updates++;
-    uv_sleep(period_ms);
+    if (!latency) uv_sleep(period_ms);
   }
   s.proc_cpu_ns = process_cpu_ns() - p0;
   s.wall_ns = uv_hrtime() - start;
-  report("raw", &s);
+  if (latency)
+    report_delays(delays, n_delays, s.samples);
+  else
+    report("raw", &s);
   lsl->destroy_inlet(in);
   free(buf);
   free(ts);
+  free(delays);
   return 0;
 }
 
@@ -199,12 +244,13 @@ int main(int argc, char **argv) {
   }
   if (chunk == 0) chunk = 1;
   if (name == NULL) {
-    fprintf(stderr,
-            "usage: bench-lsl --name N --mode ours|raw|latency [--seconds S] [--period-ms P] "
-            "[--chunk C] [--buffer B] [--poll-us U]\n");
+    fprintf(stderr, "usage: bench-lsl --name N --mode ours|raw|latency|latency-raw [--seconds S] "
+                    "[--period-ms P] "
+                    "[--chunk C] [--buffer B] [--poll-us U]\n");
     return 2;
   }
   if (!(buffer_s > 0)) buffer_s = 2.0;
-  if (strcmp(mode, "raw") == 0) return run_raw(name, seconds, buffer_s, period_ms);
+  if (strcmp(mode, "raw") == 0 || strcmp(mode, "latency-raw") == 0)
+    return run_raw(name, seconds, buffer_s, period_ms, strcmp(mode, "latency-raw") == 0, chunk);
   return run_ours(name, seconds, buffer_s, period_ms, poll_us, strcmp(mode, "latency") == 0, chunk);
 }
