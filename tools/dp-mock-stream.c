@@ -8,8 +8,13 @@
  *                   [--burst-hz 20]]
  *
  * Sample i is stamped t0 + i/srate (t0 = liblsl's clock at start), so the
- * timestamps are exactly regular; a libuv timer pushes every sample that is
- * due, --chunk samples per push. --srate 0 makes an irregular stream with a
+ * timestamps are exactly regular. Samples go out in whole blocks of --chunk,
+ * samples [k chunk, (k+1) chunk), as an amplifier hands them out: a timer
+ * set for the moment each block is due (from the start, so that the blocks
+ * keep their phase however late a wake-up was) pushes every block that is
+ * due, one push each (a shorter last one at the end of --duration). A burst
+ * whose first sample index is a multiple of --chunk (the benchmark's) thus
+ * always begins a block. --srate 0 makes an irregular stream with a
  * sample every 100 ms. "ramp" counts the sample index (wrapping at 100 for
  * int8, 30000 for int16, 2^24 otherwise; decimal text for string streams).
  * --markers adds a string stream "<name>_markers" (type Markers) with one
@@ -212,12 +217,26 @@ static void stop(struct mock *m) {
   uv_close((uv_handle_t *)&m->sigterm, NULL);
 }
 
+/* When the timer should fire next, in ms from now: when the next whole block
+ * is due (its last sample's time), at most 100 ms away (so that --duration
+ * and the markers are looked at); every 100 ms for an irregular stream. */
+static uint64_t next_tick_ms(const struct mock *m) {
+  if (m->srate <= 0) return 100;
+  uint64_t next_ns = m->start_ns + (uint64_t)((double)(m->sent + m->chunk) * 1e9 / m->srate);
+  uint64_t now = uv_hrtime();
+  uint64_t ms = next_ns > now ? (next_ns - now + 999999) / 1000000 : 0;
+  return ms > 100 ? 100 : ms;
+}
+
 static void on_tick(uv_timer_t *t) {
   struct mock *m = t->data;
   double elapsed = (double)(uv_hrtime() - m->start_ns) / 1e9;
-  if (m->duration > 0 && elapsed >= m->duration) elapsed = m->duration;
+  bool last = m->duration > 0 && elapsed >= m->duration;
+  if (last) elapsed = m->duration;
   uint64_t due = m->srate > 0 ? (uint64_t)(elapsed * m->srate) : (uint64_t)(elapsed * 10.0) + 1;
-  while (m->sent < due) {
+  /* whole blocks only (samples [k chunk, (k+1) chunk)), as an amplifier
+   * hands them out; the rest is pushed at the end of --duration */
+  while (m->sent < due && (due - m->sent >= m->chunk || last)) {
     size_t n = due - m->sent < m->chunk ? (size_t)(due - m->sent) : m->chunk;
     if (push_samples(m, m->sent, n) != 0) {
       fprintf(stderr, "dp-mock-stream: %s\n", dp_error_detail());
@@ -234,7 +253,12 @@ static void on_tick(uv_timer_t *t) {
     dp_lsl_outlet_push(m->marker_out, &one, 1, NULL);
     m->markers_sent++;
   }
-  if (m->duration > 0 && elapsed >= m->duration) stop(m);
+  if (last) {
+    stop(m);
+    return;
+  }
+  uv_update_time(t->loop); /* the timer counts from the loop's cached time */
+  uv_timer_start(t, on_tick, next_tick_ms(m), 0);
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
@@ -295,11 +319,9 @@ static void publish(struct mock *m) {
   m->timer.data = m->sigint.data = m->sigterm.data = m;
   uv_signal_start(&m->sigint, on_signal, SIGINT);
   uv_signal_start(&m->sigterm, on_signal, SIGTERM);
-  double period_ms = m->srate > 0 ? 1000.0 * (double)m->chunk / m->srate : 100.0;
-  uint64_t period = period_ms < 1 ? 1 : period_ms > 100 ? 100 : (uint64_t)period_ms;
   m->start_ns = uv_hrtime();
   m->t0 = dp_lsl_local_clock();
-  uv_timer_start(&m->timer, on_tick, 0, period);
+  uv_timer_start(&m->timer, on_tick, 0, 0);
   uv_run(loop, UV_RUN_DEFAULT);
   uv_loop_close(loop);
 
