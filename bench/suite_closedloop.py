@@ -17,7 +17,13 @@ source's --chunk 1, the hardest case for a stage that reacts to every
 input), and 10 samples per push every 10 ms (--chunk 10), the shape of an
 amplifier's input: the paper's passthrough read a 22 kHz amplifier stream
 (realtime-reference.md, section 5), and amplifier LSL apps push the blocks
-of samples the device hands them, not single samples.
+of samples the device hands them, not single samples. dp-mock-stream
+pushes whole blocks (samples [10k, 10k + 10)) and a burst starts at sample
+150 of every 250, so every burst begins a block, in both chains: both
+decoders take the median of the new samples, which crosses the threshold in
+a burst's first block only when more than half of it is burst, so a burst
+starting anywhere else in a block would add a block period to either chain
+or not, by its phase alone (docs/closed-loop.md).
 
 The limit column of the latency rows is what the same probe measures for
 bare LSL hops: samples stamped at the moment of the push by a pylsl
@@ -43,6 +49,7 @@ import psutil
 
 SECONDS = 8.0
 THRESHOLD = 2.0
+SRATE, BURST_EVERY, BURST_LENGTH = 1000, 0.25, 0.1  # a burst from sample 150 of every 250
 
 
 def start_module(ctx, procs, argv, port):
@@ -76,10 +83,13 @@ def run_chain(ctx, kind: str, chunk: int) -> dict:
     procs = ctx.helpers.Processes()
     out = Path(tempfile.mkdtemp()) / "probe.json"
     try:
+        start = round((BURST_EVERY - BURST_LENGTH) * SRATE)
+        if start % chunk or round(BURST_EVERY * SRATE) % chunk:
+            raise ValueError(f"a burst must begin a block of {chunk} samples")
         procs.start([ctx.bin_dir / "dp-mock-stream", "--name", src, "--channels", 4,
-                     "--srate", 1000, "--chunk", chunk, "--burst-every", 0.25, "--burst-length",
-                     0.1, "--burst-amplitude", 5], stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL)
+                     "--srate", SRATE, "--chunk", chunk, "--burst-every", BURST_EVERY,
+                     "--burst-length", BURST_LENGTH, "--burst-amplitude", 5],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if kind == "relay":
             mods = [start_relay(ctx, procs, src, dec, 3), start_relay(ctx, procs, dec, ctl, 1)]
         else:
@@ -125,7 +135,7 @@ def run_chain(ctx, kind: str, chunk: int) -> dict:
     hop1, e2e, seen = hop1[:n], e2e[:n], seen[:n]
     ok = (hop1 >= 0) & (e2e >= 0) & (seen >= 0)
     # from the burst's first sample reaching the probe: the source's own
-    # pacing (dp-mock-stream's 1 ms timer) is not the chain's
+    # pacing (dp-mock-stream's timer) is not the chain's
     return {"hop1": (hop1 - seen)[ok], "e2e": (e2e - seen)[ok], "hop2": (e2e - hop1)[ok],
             "cpu": cpu, "missed": int(n - ok.sum())}
 
