@@ -19,12 +19,12 @@
  *   arrival of the first sample above THR (stamped at or after the burst's
  *   start) - the burst's first sample's timestamp. This needs no kept
  *   timestamps, so it times any chain the same way (the benchmark's Python
- *   chain too). The JSON also gives, per burst, when its first sample reached
- *   the probe on the first --stream ("burst_seen_ms", from its timestamp), so
- *   that the source's own delay can be taken out.
- * Samples stamped before the probe started (an outlet's backlog, sent to a
- * new inlet) are left out. The probe polls every --poll-ms in the kernel (it never spins); its own
- * delay (at most a poll plus a pull) is in every figure. At the end
+ *   chain too). Both are matched at the end, with every marker in. The JSON also gives, per burst,
+ * when its first sample reached the probe on the first --stream ("burst_seen_ms", from its
+ * timestamp), so that the source's own delay can be taken out. Samples stamped before the probe
+ * started (an outlet's backlog, sent to a new inlet) are left out. The probe polls every --poll-ms
+ * in the kernel (it never spins); its own delay (at most a poll plus a pull) is in every figure. At
+ * the end
  * (--seconds, Ctrl-C or SIGTERM) it prints the table and, with --json,
  * writes every sample seen (timestamp, first channel, arrival) and the
  * latencies for plotting (scripts/plot_closed_loop.py). */
@@ -150,26 +150,37 @@ static long find_time(const probe_t *p, double t) {
   return lo < p->n && p->t[lo] == t ? (long)lo : -1;
 }
 
-/* The first "on" after a burst began: arrival - the burst's timestamp. */
-static void note_stim(double t, double v, double arrival) {
-  static double last_matched = -INFINITY;
-  if (v != 1.0 || !have_bursts) return;
-  double start = -INFINITY;
-  for (size_t i = 0; i < bursts.n && bursts.t[i] <= t; i++) start = bursts.t[i];
-  if (start > last_matched && isfinite(start) && nburst_on < MAX_RECORDS) {
-    last_matched = start;
-    burst_on[nburst_on++] = 1e3 * (arrival - start);
-  }
-}
-
-/* A sample above the stream's threshold: the onset of the newest burst that
- * began at or before it, if that burst has none yet. */
-static void note_onset(probe_t *p, double t, double v, double arrival) {
-  if (!p->onset || !have_bursts || bursts.n == 0 || !(v > p->threshold)) return;
+/* Index of the newest burst stamped at or before t, or -1. */
+static long burst_before(double t) {
   size_t b = bursts.n;
   while (b > 0 && bursts.t[b - 1] > t) b--;
-  if (b == 0 || b - 1 >= MAX_BURSTS || p->onsets[b - 1] >= 0) return;
-  p->onsets[b - 1] = 1e3 * (arrival - bursts.t[b - 1]);
+  return (long)b - 1;
+}
+
+/* Matches the recorded samples with the bursts once every marker is in: a
+ * burst marker travels on its own connection and can reach the probe after
+ * the first results of its burst (a fast chain's), which matched on arrival
+ * would be given to no burst. Per NAME@THR stream, a burst's onset is the
+ * arrival of the first sample above THR stamped at or after the burst's
+ * start (and before the next one's) - the burst's timestamp; burst -> on is
+ * the first "on" likewise. */
+static void match_bursts(void) {
+  for (size_t i = 0; i < nstreams; i++) {
+    probe_t *p = &streams[i];
+    for (size_t k = 0; p->onset && k < p->n; k++) {
+      long b = p->v[k] > p->threshold ? burst_before(p->t[k]) : -1;
+      if (b >= 0 && b < MAX_BURSTS && p->onsets[b] < 0)
+        p->onsets[b] = 1e3 * (p->arr[k] - bursts.t[b]);
+    }
+  }
+  long last_matched = -1;
+  for (size_t k = 0; have_stim && k < stim.n && nburst_on < MAX_RECORDS; k++) {
+    long b = stim.v[k] == 1.0 ? burst_before(stim.t[k]) : -1;
+    if (b > last_matched) {
+      last_matched = b;
+      burst_on[nburst_on++] = 1e3 * (stim.arr[k] - bursts.t[b]);
+    }
+  }
 }
 
 /* Pulls what is new and records it; the index in `streams` or -1. */
@@ -192,8 +203,6 @@ static void poll_probe(probe_t *p, long index) {
       long j = find_time(&streams[index - 1], t);
       if (j >= 0) p->hops[p->nhops++] = 1e3 * (arrival - streams[index - 1].arr[j]);
     }
-    if (p == &stim) note_stim(t, v, arrival);
-    note_onset(p, t, v, arrival);
   }
 }
 
@@ -234,9 +243,10 @@ static void print_table(void) {
     print_row("burst first sample -> stimulation on", burst_on, nburst_on);
 }
 
+/* %.17g: a double read back is the same double (timestamps are matched exactly). */
 static void json_array(FILE *f, const char *key, const double *v, size_t n, bool more) {
   fprintf(f, "\"%s\": [", key);
-  for (size_t i = 0; i < n; i++) fprintf(f, "%s%.9g", i ? ", " : "", v[i]);
+  for (size_t i = 0; i < n; i++) fprintf(f, "%s%.17g", i ? ", " : "", v[i]);
   fprintf(f, "]%s", more ? ", " : "");
 }
 
@@ -375,6 +385,7 @@ int main(int argc, char **argv) {
       if (have_stim) poll_probe(&stim, -1);
       nanosleep(&pause, NULL);
     }
+    if (have_bursts) match_bursts();
     print_table();
     if (json != NULL && write_json(json) != 0) status = 1;
   }

@@ -269,3 +269,37 @@ def test_bursts_and_the_latency_probe(procs, tmp_path):
     assert all(h >= 0 for h in s_dec["hop_ms"] + s_ctl["hop_ms"])
     assert np.median(s_ctl["age_ms"]) >= np.median(s_src["age_ms"])
     assert sum(1 for o in s_dec["onset_ms"] if o >= 0) >= 3
+
+
+def test_latency_probe_matches_a_result_that_arrives_before_its_burst_marker(tmp_path):
+    """A burst marker travels on its own connection and can reach dp-latency
+    after the first result of its burst (a fast chain's): the onset is still
+    that result's arrival, not the next result's."""
+    dec, bursts = unique("dec"), unique("bursts")
+    out_dec = pylsl.StreamOutlet(pylsl.StreamInfo(dec, "decoder_output", 1, 0, "float32",
+                                                  f"{dec}-id"))
+    out_b = pylsl.StreamOutlet(pylsl.StreamInfo(bursts, "Markers", 1, 0, "string",
+                                                f"{bursts}-id"))
+    out = tmp_path / "probe.json"
+    probe = subprocess.Popen([str(BIN_DIR / "dp-latency"), "--stream", f"{dec}@2", "--bursts",
+                              bursts, "--seconds", "3", "--json", str(out), "--timeout", "60"],
+                             stdout=subprocess.PIPE, text=True, env=module_env())
+    try:
+        assert "watching" in probe.stdout.readline()
+        mine = inlet(dec)  # a second consumer: the result is on the wire once it has it
+        t0 = pylsl.local_clock()
+        out_dec.push_sample([5.0], t0 + 0.001)  # the burst's first result
+        got = []
+        wait_until(lambda: got.extend(pull(mine)[1]) or got, 20, what="the first result")
+        out_b.push_sample(["burst"], t0)  # its marker, late
+        out_dec.push_sample([6.0], t0 + 0.002)  # the next result
+        probe.communicate(timeout=60)
+        assert probe.returncode == 0
+    finally:
+        if probe.poll() is None:
+            probe.kill()
+            probe.communicate()
+    d = json.loads(out.read_text())
+    s = d["streams"][0]
+    assert d["bursts"]["t"] == [t0] and s["t"][:1] == [t0 + 0.001] and s["v"][:1] == [5.0]
+    assert s["onset_ms"] == pytest.approx([1e3 * (s["arrival"][0] - t0)])
