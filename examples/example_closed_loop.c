@@ -39,22 +39,6 @@ static void on_signal(int sig) {
   interrupted = 1;
 }
 
-static int free_port(void) {
-  uv_loop_t loop;
-  uv_tcp_t t;
-  struct sockaddr_in a, b;
-  int len = sizeof b;
-  uv_loop_init(&loop);
-  uv_ip4_addr("127.0.0.1", 0, &a);
-  uv_tcp_init(&loop, &t);
-  uv_tcp_bind(&t, (const struct sockaddr *)&a, 0);
-  uv_tcp_getsockname(&t, (struct sockaddr *)&b, &len);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
-  return ntohs(b.sin_port);
-}
-
 /* Starts program `which` with args (NULL-ended) on `port` (0: none). */
 static int launch(int which, const char *const *args, int port, bool plain, bool show_output) {
   char path[1200];
@@ -135,8 +119,14 @@ static int stop_all(void) {
 
 static int run(double seconds, const char *json, const char *logfile) {
   int ports[N_PROCS] = {0};
-  for (int i = 0; i < N_PROCS; i++)
-    if (i != MOCK && i != PROBE) ports[i] = free_port();
+  for (int i = 0; i < N_PROCS; i++) {
+    if (i == MOCK || i == PROBE) continue;
+    ports[i] = dp_launcher_free_port();
+    if (ports[i] < 0) {
+      fprintf(stderr, "demo: %s\n", dp_error_detail());
+      return 1;
+    }
+  }
   char p[N_PROCS][32], src[64], bursts[80], dec[64], ctl[64], stim[64], logport[16];
   for (int i = 0; i < N_PROCS; i++) snprintf(p[i], sizeof p[i], "--port=%d", ports[i]);
   int pid = (int)uv_os_getpid();

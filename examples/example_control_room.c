@@ -35,23 +35,6 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig) {
 }
 
 /* A port nothing listens on right now. */
-static int free_port(void) {
-  uv_tcp_t t;
-  struct sockaddr_in a;
-  uv_ip4_addr("127.0.0.1", 0, &a);
-  uv_tcp_init(uv_default_loop(), &t);
-  int port = 0;
-  if (uv_tcp_bind(&t, (const struct sockaddr *)&a, 0) == 0) {
-    struct sockaddr_in b;
-    int len = sizeof b;
-    uv_tcp_getsockname(&t, (struct sockaddr *)&b, &len);
-    port = ntohs(b.sin_port);
-  }
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(uv_default_loop(), UV_RUN_NOWAIT);
-  return port;
-}
-
 static int start(child_t *c, const char *name, char **args, char **env, bool show_stderr) {
   char path[1200];
   snprintf(path, sizeof path, "%s/%s", bin_dir, name);
@@ -180,8 +163,8 @@ int main(void) {
   bool have_logserver = uv_fs_access(NULL, &req, logserver_path, X_OK, NULL) == 0;
   uv_fs_req_cleanup(&req);
 
-  int log_port = free_port(), module_port = free_port();
-  if (log_port == 0 || module_port == 0 || log_port == module_port) {
+  int log_port = dp_launcher_free_port(), module_port = dp_launcher_free_port();
+  if (log_port < 0 || module_port < 0 || log_port == module_port) {
     fprintf(stderr, "demo: no free ports on 127.0.0.1\n");
     return 1;
   }

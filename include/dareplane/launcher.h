@@ -85,6 +85,14 @@ typedef struct {
   bool quiet;              /* the module's stdout/stderr to /dev/null; default false */
 } dp_launcher_opts_t;
 
+/* A TCP port on 127.0.0.1 that nothing is bound to right now (the kernel
+ * picks it), for a module or log server about to be launched. Another
+ * process may take it before the program binds it; dp_launcher_start() then
+ * fails (DP_ECLOSED or DP_ETIMEDOUT) and the caller can pick again.
+ * Thread-safe (it uses a loop of its own). Returns the port (1..65535), or
+ * DP_ESYS when no socket can be bound (the detail says why). */
+DP_EXTERN int dp_launcher_free_port(void);
+
 /* Fills *opts with the defaults above. */
 DP_EXTERN void dp_launcher_opts_init(dp_launcher_opts_t *opts);
 

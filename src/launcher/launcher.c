@@ -72,6 +72,26 @@ void dp_launcher_opts_init(dp_launcher_opts_t *opts) {
   opts->term_grace_s = DEFAULT_GRACE_S;
 }
 
+int dp_launcher_free_port(void) {
+  uv_loop_t loop;
+  uv_tcp_t t;
+  struct sockaddr_in a, b;
+  int len = sizeof b;
+  int rc = uv_loop_init(&loop);
+  if (rc != 0) return dp_error_set(DP_ESYS, "no free port: %s", uv_strerror(rc));
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  rc = uv_tcp_init(&loop, &t);
+  if (rc == 0) {
+    rc = uv_tcp_bind(&t, (const struct sockaddr *)&a, 0);
+    if (rc == 0) rc = uv_tcp_getsockname(&t, (struct sockaddr *)&b, &len);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  uv_loop_close(&loop);
+  if (rc != 0) return dp_error_set(DP_ESYS, "no free port on 127.0.0.1: %s", uv_strerror(rc));
+  return ntohs(b.sin_port);
+}
+
 static double now_s(void) {
   return (double)uv_hrtime() / 1e9;
 }

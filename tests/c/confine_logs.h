@@ -7,25 +7,18 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <uv.h>
+#include <dareplane/launcher.h>
 
 #include "test_platform.h"
 
 /* A TCP port on 127.0.0.1 that nothing listens on right now. */
 static inline int test_free_port(void) {
-  uv_loop_t loop;
-  uv_tcp_t t;
-  struct sockaddr_in a, b;
-  int len = sizeof b;
-  uv_loop_init(&loop);
-  uv_ip4_addr("127.0.0.1", 0, &a);
-  uv_tcp_init(&loop, &t);
-  uv_tcp_bind(&t, (const struct sockaddr *)&a, 0);
-  uv_tcp_getsockname(&t, (struct sockaddr *)&b, &len);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
-  return ntohs(b.sin_port);
+  int port = dp_launcher_free_port();
+  if (port < 0) {
+    fprintf(stderr, "%s\n", dp_error_detail());
+    abort();
+  }
+  return port;
 }
 
 static inline void confine_network_logs(void) {

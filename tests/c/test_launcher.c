@@ -4,7 +4,8 @@
  * end after CLOSE are killed, and nothing of their trees is left; a port
  * that never opens fails in time; a module that exits before its port
  * opens, or dies while running, is reported with how it ended; a missing
- * executable and bad options are refused.
+ * executable and bad options are refused; dp_launcher_free_port() gives a
+ * port that can be bound.
  *
  * The modules are dp-example-module and this program in a child mode (main),
  * so no shell is needed. Where the platforms differ, only in how a tree is
@@ -81,6 +82,28 @@ static dp_launcher_t *start_example(void) {
   dp_launcher_t *m = NULL;
   assert_int_equal(dp_launcher_start(&m, &o), 0);
   return m;
+}
+
+/* Two free ports in a row are usable and, while the first is bound, the
+ * second differs from it. */
+static void test_free_port_bindable(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_tcp_t t;
+  struct sockaddr_in a;
+  int port = dp_launcher_free_port();
+  assert_in_range(port, 1, 65535);
+  assert_int_equal(uv_loop_init(&loop), 0);
+  assert_int_equal(uv_ip4_addr("127.0.0.1", port, &a), 0);
+  assert_int_equal(uv_tcp_init(&loop, &t), 0);
+  assert_int_equal(uv_tcp_bind(&t, (const struct sockaddr *)&a, 0), 0);
+  assert_int_equal(uv_listen((uv_stream_t *)&t, 1, NULL), 0);
+  int other = dp_launcher_free_port();
+  assert_in_range(other, 1, 65535);
+  assert_int_not_equal(other, port);
+  uv_close((uv_handle_t *)&t, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 static void test_start_drive_close(void **state) {
@@ -343,6 +366,7 @@ int main(int argc, char **argv) {
   if (slash != NULL) *slash = '\0';
   snprintf(module_path, sizeof module_path, "%s/dp-example-module" EXE, bin_dir);
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_free_port_bindable),
       cmocka_unit_test(test_start_drive_close),
       cmocka_unit_test(test_no_orphans),
       cmocka_unit_test(test_ignores_close),
