@@ -6,7 +6,6 @@
 #include "dareplane/time.h"
 
 #include <string.h>
-#include <uv.h>
 
 #include "common/error_internal.h"
 
@@ -16,6 +15,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <uv.h>
 #endif
 
 int dp_thread_set_realtime(int priority) {
