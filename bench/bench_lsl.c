@@ -3,6 +3,7 @@
  *
  *   bench-lsl --name N --mode ours|raw|latency|latency-raw [--seconds S]
  *             [--period-ms P] [--chunk C] [--buffer B] [--poll-us U]
+ *             [--warmup W] [--rt PRIO]
  *
  * ours:    dp_stream_watcher_update() every P ms (a module's loop), with a
  *          buffer of B seconds (default 2);
@@ -20,6 +21,12 @@
  *          watcher's) doing a blocking lsl_pull_chunk_f of one publisher's
  *          chunk (C samples) into a preallocated buffer, no ring, no
  *          watcher, stamped the same way.
+ * The latency modes note no delay in their first W seconds (default 0.25:
+ * the new inlet's first chunks, page faults of liblsl's queue), and print
+ * every delay (us, in arrival order) so that the suite pools its stretches.
+ * --rt PRIO: the process under real-time scheduling first
+ * (dp_thread_set_realtime, before the inlet exists, so that liblsl's
+ * threads inherit it); exit status 3 when that is not permitted.
  * CPU time is this thread's (CLOCK_THREAD_CPUTIME_ID) inside the measured
  * calls, and the whole process's (getrusage: liblsl's receiving threads
  * too) over the run; rss_kb is the process's peak resident memory and
@@ -78,14 +85,23 @@ static void report(const char *mode, const struct stats *s) {
          (unsigned long long)s->wall_ns, peak_rss_kb(), s->ring_bytes);
 }
 
+/* The options of a run. */
+struct opts {
+  const char *name, *mode;
+  double seconds, buffer_s, warmup_s;
+  unsigned period_ms, poll_us;
+  uint64_t chunk;
+  int rt;
+};
+
 /* Delays of the chunk-final samples among the new ones (channel 0 holds the
- * ramp), read in place; consumes them. */
-static void note_delays(dp_stream_watcher_t *sw, size_t ch, uint64_t chunk, double *delays,
-                        size_t cap, size_t *n_delays) {
+ * ramp), read in place, noted when `note`; consumes them. */
+static void note_delays(dp_stream_watcher_t *sw, size_t ch, uint64_t chunk, bool note,
+                        double *delays, size_t cap, size_t *n_delays) {
   double now = dp_lsl_local_clock();
   dp_ringbuffer_view_t v;
   dp_stream_watcher_peek_new(sw, &v);
-  for (int s = 0; s < 2; s++) {
+  for (int s = 0; s < 2 && note; s++) {
     const float *d = v.data[s];
     for (size_t i = 0; i < v.n[s] && *n_delays < cap; i++)
       if ((uint64_t)d[i * ch] % chunk == chunk - 1) delays[(*n_delays)++] = now - v.times[s][i];
@@ -93,18 +109,20 @@ static void note_delays(dp_stream_watcher_t *sw, size_t ch, uint64_t chunk, doub
   dp_stream_watcher_consume(sw, SIZE_MAX);
 }
 
-/* Prints p50 and p99 of the delays (sorting them). */
+/* Prints every delay in us (in arrival order, for the suite to pool the
+ * stretches), then p50 and p99 of this run (sorting them). */
 static void report_delays(double *delays, size_t n, uint64_t samples) {
+  printf("{\"mode\": \"latency\", \"delays_us\": [");
+  for (size_t i = 0; i < n; i++) printf("%s%.1f", i ? ", " : "", delays[i] * 1e6);
   qsort(delays, n, sizeof *delays, cmp_double);
-  printf("{\"mode\": \"latency\", \"n\": %zu, \"p50_s\": %.9f, \"p99_s\": %.9f, "
-         "\"samples\": %llu}\n",
-         n, n ? delays[n / 2] : -1.0, n ? delays[n * 99 / 100] : -1.0, (unsigned long long)samples);
+  printf("], \"n\": %zu, \"p50_s\": %.9f, \"p99_s\": %.9f, \"samples\": %llu}\n", n,
+         n ? delays[n / 2] : -1.0, n ? delays[n * 99 / 100] : -1.0, (unsigned long long)samples);
 }
 
-static int run_ours(const char *name, double seconds, double buffer_s, unsigned period_ms,
-                    unsigned poll_us, int latency, uint64_t chunk) {
+static int run_ours(const struct opts *o, int latency) {
   dp_stream_watcher_t *sw;
-  if (dp_stream_watcher_new(&sw, name, buffer_s) != 0 || dp_stream_watcher_connect(sw, 20.0) != 0) {
+  if (dp_stream_watcher_new(&sw, o->name, o->buffer_s) != 0 ||
+      dp_stream_watcher_connect(sw, 20.0) != 0) {
     fprintf(stderr, "bench-lsl: %s\n", dp_error_detail());
     return 1;
   }
@@ -114,20 +132,22 @@ static int run_ours(const char *name, double seconds, double buffer_s, unsigned 
   s.ring_bytes = dp_ringbuffer_capacity(rb) * (ch * sizeof(float) + sizeof(double));
   double *delays = latency ? malloc(cap * sizeof *delays) : NULL;
   dp_stream_watcher_consume(sw, SIZE_MAX);
-  uint64_t start = uv_hrtime(), end = start + (uint64_t)(seconds * 1e9), p0 = process_cpu_ns();
+  uint64_t start = uv_hrtime(), end = start + (uint64_t)(o->seconds * 1e9);
+  uint64_t noted = start + (uint64_t)(o->warmup_s * 1e9), p0 = process_cpu_ns();
   while (uv_hrtime() < end) {
     uint64_t c0 = thread_cpu_ns();
-    int n = latency && poll_us == 0 ? dp_stream_watcher_update_wait(sw, 0.1)
-                                    : dp_stream_watcher_update(sw);
+    int n = latency && o->poll_us == 0 ? dp_stream_watcher_update_wait(sw, 0.1)
+                                       : dp_stream_watcher_update(sw);
     s.cpu_ns += thread_cpu_ns() - c0;
     if (n < 0) break;
     s.updates++;
     s.samples += (uint64_t)n;
-    if (latency && n > 0) note_delays(sw, ch, chunk, delays, cap, &n_delays);
+    if (latency && n > 0)
+      note_delays(sw, ch, o->chunk, uv_hrtime() >= noted, delays, cap, &n_delays);
     if (!latency) {
-      uv_sleep(period_ms);
-    } else if (poll_us > 0) { /* let liblsl's receiving thread run on a small machine */
-      struct timespec ts = {0, (long)poll_us * 1000};
+      uv_sleep(o->period_ms);
+    } else if (o->poll_us > 0) { /* let liblsl's receiving thread run on a small machine */
+      struct timespec ts = {0, (long)o->poll_us * 1000};
       nanosleep(&ts, NULL);
     }
   }
@@ -172,14 +192,14 @@ static lsl_inlet open_raw(const dp_lsl_api_t *lsl, const char *name, double buff
 /* The limit: liblsl's pull into one preallocated buffer of the same size the
  * watcher uses, and nothing else; with `latency`, a blocking pull of one
  * publisher's chunk in a loop, and the delays of the chunk-final samples. */
-static int run_raw(const char *name, double seconds, double buffer_s, unsigned period_ms,
-                   int latency, uint64_t pub_chunk) {
+static int run_raw(const struct opts *o, int latency) {
   const dp_lsl_api_t *lsl = dp_lsl_api();
   unsigned long ch;
   double srate;
-  lsl_inlet in = open_raw(lsl, name, buffer_s, &ch, &srate);
+  uint64_t pub_chunk = o->chunk;
+  lsl_inlet in = open_raw(lsl, o->name, o->buffer_s, &ch, &srate);
   if (in == NULL) return 1;
-  unsigned long chunk = latency ? (unsigned long)pub_chunk : (unsigned long)(srate * buffer_s);
+  unsigned long chunk = latency ? (unsigned long)pub_chunk : (unsigned long)(srate * o->buffer_s);
   if (chunk > 32768) chunk = 32768;
   if (chunk == 0) chunk = 1;
   float *buf = malloc(chunk * ch * sizeof *buf);
@@ -188,14 +208,15 @@ static int run_raw(const char *name, double seconds, double buffer_s, unsigned p
   double *delays = latency ? malloc(cap * sizeof *delays) : NULL;
   struct stats s = {0};
   int32_t ec = 0;
-  uint64_t start = uv_hrtime(), end = start + (uint64_t)(seconds * 1e9), p0 = process_cpu_ns();
+  uint64_t start = uv_hrtime(), end = start + (uint64_t)(o->seconds * 1e9);
+  uint64_t noted = start + (uint64_t)(o->warmup_s * 1e9), p0 = process_cpu_ns();
   while (ec == 0 && uv_hrtime() < end) {
     uint64_t c0 = thread_cpu_ns();
     unsigned long got;
     if (latency) { /* blocks until the whole chunk is there */
       got = lsl->pull_chunk_f(in, buf, ts, chunk * ch, chunk, 0.1, &ec) / ch;
       double now = dp_lsl_local_clock();
-      for (unsigned long i = 0; i < got && n_delays < cap; i++)
+      for (unsigned long i = 0; i < got && n_delays < cap && uv_hrtime() >= noted; i++)
         if ((uint64_t)buf[i * ch] % pub_chunk == pub_chunk - 1) delays[n_delays++] = now - ts[i];
       s.samples += got;
     } else {
@@ -206,7 +227,7 @@ static int run_raw(const char *name, double seconds, double buffer_s, unsigned p
     }
     s.cpu_ns += thread_cpu_ns() - c0;
     s.updates++;
-    if (!latency) uv_sleep(period_ms);
+    if (!latency) uv_sleep(o->period_ms);
   }
   s.proc_cpu_ns = process_cpu_ns() - p0;
   s.wall_ns = uv_hrtime() - start;
@@ -222,35 +243,42 @@ static int run_raw(const char *name, double seconds, double buffer_s, unsigned p
 }
 
 int main(int argc, char **argv) {
-  const char *name = NULL, *mode = "ours";
-  double seconds = 4.0, buffer_s = 2.0;
-  unsigned period_ms = 10, poll_us = 0;
-  uint64_t chunk = 100;
+  struct opts o = {NULL, "ours", 4.0, 2.0, 0.25, 10, 0, 100, 0};
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (strcmp(argv[i], "--name") == 0)
-      name = argv[i + 1];
-    else if (strcmp(argv[i], "--mode") == 0)
-      mode = argv[i + 1];
-    else if (strcmp(argv[i], "--seconds") == 0)
-      seconds = strtod(argv[i + 1], NULL);
-    else if (strcmp(argv[i], "--period-ms") == 0)
-      period_ms = (unsigned)strtoul(argv[i + 1], NULL, 10);
-    else if (strcmp(argv[i], "--poll-us") == 0)
-      poll_us = (unsigned)strtoul(argv[i + 1], NULL, 10);
-    else if (strcmp(argv[i], "--buffer") == 0)
-      buffer_s = strtod(argv[i + 1], NULL);
-    else if (strcmp(argv[i], "--chunk") == 0)
-      chunk = strtoull(argv[i + 1], NULL, 10);
+    const char *k = argv[i], *v = argv[i + 1];
+    if (strcmp(k, "--name") == 0)
+      o.name = v;
+    else if (strcmp(k, "--mode") == 0)
+      o.mode = v;
+    else if (strcmp(k, "--seconds") == 0)
+      o.seconds = strtod(v, NULL);
+    else if (strcmp(k, "--period-ms") == 0)
+      o.period_ms = (unsigned)strtoul(v, NULL, 10);
+    else if (strcmp(k, "--poll-us") == 0)
+      o.poll_us = (unsigned)strtoul(v, NULL, 10);
+    else if (strcmp(k, "--buffer") == 0)
+      o.buffer_s = strtod(v, NULL);
+    else if (strcmp(k, "--chunk") == 0)
+      o.chunk = strtoull(v, NULL, 10);
+    else if (strcmp(k, "--warmup") == 0)
+      o.warmup_s = strtod(v, NULL);
+    else if (strcmp(k, "--rt") == 0)
+      o.rt = (int)strtol(v, NULL, 10);
   }
-  if (chunk == 0) chunk = 1;
-  if (name == NULL) {
+  if (o.chunk == 0) o.chunk = 1;
+  if (o.name == NULL) {
     fprintf(stderr, "usage: bench-lsl --name N --mode ours|raw|latency|latency-raw [--seconds S] "
-                    "[--period-ms P] "
-                    "[--chunk C] [--buffer B] [--poll-us U]\n");
+                    "[--period-ms P] [--chunk C] [--buffer B] [--poll-us U] [--warmup W] "
+                    "[--rt PRIO]\n");
     return 2;
   }
-  if (!(buffer_s > 0)) buffer_s = 2.0;
-  if (strcmp(mode, "raw") == 0 || strcmp(mode, "latency-raw") == 0)
-    return run_raw(name, seconds, buffer_s, period_ms, strcmp(mode, "latency-raw") == 0, chunk);
-  return run_ours(name, seconds, buffer_s, period_ms, poll_us, strcmp(mode, "latency") == 0, chunk);
+  if (!(o.buffer_s > 0)) o.buffer_s = 2.0;
+  if (!(o.warmup_s >= 0)) o.warmup_s = 0.0;
+  if (o.rt > 0 && dp_thread_set_realtime(o.rt) != 0) {
+    fprintf(stderr, "bench-lsl: %s\n", dp_error_detail());
+    return 3;
+  }
+  if (strcmp(o.mode, "raw") == 0 || strcmp(o.mode, "latency-raw") == 0)
+    return run_raw(&o, strcmp(o.mode, "latency-raw") == 0);
+  return run_ours(&o, strcmp(o.mode, "latency") == 0);
 }

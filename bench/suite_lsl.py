@@ -15,13 +15,21 @@ bare lsl_pull_chunk_f into a preallocated buffer as the limit:
   and reads with unfold_buffer()[-n_new:]; the limit is a bare liblsl inlet
   doing a blocking lsl_pull_chunk_f of one chunk into a preallocated buffer
   (no ring, no watcher), stamped the same way, on the same publisher,
-  alternating with ours in 1.5 s stretches: what liblsl and the machine
-  take by themselves.
+  alternating with ours in 2 s stretches: what liblsl and the machine
+  take by themselves. Each stretch (and Python's run) notes nothing in its
+  first 0.25 s (a new inlet's first chunks); p50 and p99 are over the
+  chunks of all stretches pooled (p99 of 7000 chunks at 1024 ch, not the
+  median of per-stretch p99s of a few hundred).
+- the same latency at 1024 ch with the publisher and every reader under
+  real-time scheduling (SCHED_FIFO 50, set before their inlet or outlet
+  exists, so liblsl's threads inherit it): what a lab that needs < 600 us
+  per hop runs. Left out, with a note saying why, where the machine does not
+  permit it.
 A Python figure is left out ("-") when Python did not keep up (< 90 % of
 the samples)."""
 import json
-import statistics
 import subprocess
+import sys
 import uuid
 
 import dp_lib
@@ -29,22 +37,38 @@ import dp_lib
 SMALL = (64, 10000, 100)  # channels, srate, chunk
 LARGE = (1024, 30000, 30)  # 1 ms chunks
 SECONDS, PERIOD_S, BUFFER_S = 4.0, 0.01, 2.0
-STRETCHES, STRETCH_S = 3, 1.5  # latency: ours and the limit alternate
+STRETCHES, STRETCH_S = 4, 2.0  # latency: ours and the limit alternate
+WARMUP_S = 0.25  # of every latency run: a new inlet's first chunks
+RT_PRIORITY = 50  # SCHED_FIFO priority of the real-time latency rows
 
 
-def ours(ctx, name: str, mode: str, seconds: float, chunk: int) -> dict:
+def ours(ctx, name: str, mode: str, seconds: float, chunk: int, rt: int = 0) -> dict:
     out = subprocess.run([str(ctx.bin_dir / "bench-lsl"), "--name", name, "--mode", mode,
                           "--seconds", str(seconds), "--period-ms", str(int(PERIOD_S * 1000)),
-                          "--chunk", str(chunk), "--buffer", str(BUFFER_S)],
+                          "--chunk", str(chunk), "--buffer", str(BUFFER_S),
+                          "--warmup", str(WARMUP_S), "--rt", str(rt)],
                          check=True, capture_output=True, text=True, timeout=120).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def python(ctx, name: str, mode: str, seconds: float, arg) -> dict:
+def python(ctx, name: str, mode: str, seconds: float, arg, rt: int = 0) -> dict:
     out = subprocess.run([ctx.python, str(ctx.root / "bench" / "py_watcher.py"), mode, name,
-                          str(seconds), str(arg), str(BUFFER_S)],
+                          str(seconds), str(arg), str(BUFFER_S), str(rt)],
                          check=True, capture_output=True, text=True, timeout=300).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def rt_refused(ctx) -> str | None:
+    """None when this machine lets the benchmark run a process under
+    SCHED_FIFO, otherwise why not."""
+    r = subprocess.run([ctx.python, "-c", "import os; os.sched_setscheduler(0, os.SCHED_FIFO, "
+                        f"os.sched_param({RT_PRIORITY}))"], capture_output=True, text=True)
+    return None if r.returncode == 0 else (r.stderr.strip().splitlines() or ["refused"])[-1]
+
+
+def percentiles(delays_us: list) -> dict:
+    d = sorted(delays_us)
+    return {"p50_s": d[len(d) // 2] / 1e6, "p99_s": d[len(d) * 99 // 100] / 1e6}
 
 
 def publish(ctx, procs, lib, name: str, argv: list, what: str) -> None:
@@ -57,24 +81,23 @@ def kept_up(r: dict, srate: int, seconds: float) -> bool:
     return r["samples"] >= 0.9 * srate * seconds
 
 
-def latency_rows(ctx, procs, lib, load) -> tuple:
+def latency_rows(ctx, procs, lib, load, rt: int = 0) -> tuple:
     ch, srate, chunk = load
     name = f"dp-bench-{uuid.uuid4().hex[:10]}"
     publish(ctx, procs, lib, name, [ctx.python, ctx.root / "bench" / "lsl_publisher.py", name, ch,
-                              srate, chunk], "the latency stream")
+                              srate, chunk, rt], "the latency stream")
     # ours and the limit alternate in short stretches, so that a passing
-    # disturbance of the machine touches both alike; each percentile is the
-    # median over the stretches
+    # disturbance of the machine touches both alike; the percentiles are
+    # over the chunks of all stretches
     runs = {"latency": [], "latency-raw": []}
     for _ in range(STRETCHES):
         for mode, got in runs.items():
-            got.append(ours(ctx, name, mode, STRETCH_S, chunk))
-    lat_ours, lat_raw = ({k: statistics.median(r[k] for r in got) for k in ("p50_s", "p99_s")}
-                         for got in runs.values())
-    lat_py = python(ctx, name, "latency", 3.0, chunk)
+            got.extend(ours(ctx, name, mode, STRETCH_S, chunk, rt)["delays_us"])
+    lat_ours, lat_raw = (percentiles(got) for got in runs.values())
+    lat_py = python(ctx, name, "latency", 3.0, chunk, rt)
     procs.cleanup()
     py_ok = kept_up(lat_py, srate, 3.0) and lat_py["n"] > 0
-    case = f"{ch}ch f32 @ {srate // 1000} kHz"
+    case = f"{ch}ch f32 @ {srate // 1000} kHz" + (f", SCHED_FIFO {rt}" if rt else "")
     return (
         ctx.Row("lsl", f"push -> visible p50, {case}", lat_ours["p50_s"] * 1000,
                 lat_py["p50_s"] * 1000 if py_ok else None, lat_raw["p50_s"] * 1000, "ms"),
@@ -128,6 +151,12 @@ def run(ctx):
                     r["ours"]["ring_bytes"] / 2**20, "MiB"),
         ]
         rows += latency_rows(ctx, procs, lib, LARGE)
+        refused = rt_refused(ctx)
+        if refused is None:
+            rows += latency_rows(ctx, procs, lib, LARGE, RT_PRIORITY)
+        else:
+            print(f"lsl: real-time latency rows left out, SCHED_FIFO not permitted: {refused}",
+                  file=sys.stderr)
     finally:
         procs.cleanup()
     return rows

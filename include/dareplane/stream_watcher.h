@@ -55,6 +55,10 @@
  *   is_flowing()/seconds_since_last() tell whether data arrives.
  * - Clock synchronisation and dejitter (liblsl post-processing) are off by
  *   default, as in Python.
+ * - Real-time: a loop that needs a short, steady push -> visible latency on a
+ *   busy machine calls dp_thread_set_realtime() (time.h) before connect():
+ *   liblsl's receiving thread (created with the inlet) and the recovery
+ *   thread (and the inlets it opens) then inherit SCHED_FIFO on Linux.
  *
  * Thread-safety: a watcher is not locked; call its functions from one thread
  * at a time (several watchers may live on several threads). Each connected

@@ -55,6 +55,35 @@ DP_EXTERN bool dp_sleep_s_stop(double s, dp_stop_t *stop);
 DP_EXTERN void dp_sleep_set_spin(double s);
 DP_EXTERN double dp_sleep_spin(void);
 
+/* Highest priority dp_thread_set_realtime() accepts (Linux SCHED_FIFO's). */
+#define DP_REALTIME_MAX_PRIORITY 99
+
+/* Puts the calling thread under real-time scheduling at `priority` (1 to
+ * DP_REALTIME_MAX_PRIORITY; higher runs first), or back to normal
+ * scheduling with 0. A real-time thread runs as soon as it is woken,
+ * ahead of every normal thread of the machine: what a closed loop needs
+ * when other processes share its cores.
+ *
+ * Linux and other POSIX systems: SCHED_FIFO at `priority` (0: SCHED_OTHER).
+ * Threads the calling thread creates afterwards inherit the policy,
+ * including liblsl's: call it before creating a StreamWatcher's inlet
+ * (dp_stream_watcher_connect) or an outlet, so that liblsl's receiving and
+ * sending threads run real-time too; threads that already exist keep
+ * theirs. Linux throttles real-time threads to sched_rt_runtime_us per
+ * sched_rt_period_us (95 % by default), so a spinning one cannot lock up
+ * the machine; a thread that blocks (update_wait, the dp_sleep calls)
+ * gives the CPU back anyway.
+ * Windows: THREAD_PRIORITY_TIME_CRITICAL for any priority > 0 (0:
+ * THREAD_PRIORITY_NORMAL); new threads do not inherit it.
+ *
+ * Errors: DP_EINVAL for a priority outside 0..DP_REALTIME_MAX_PRIORITY (or
+ * outside the system's range); DP_ESYS when the system refuses, e.g. on
+ * Linux without root, CAP_SYS_NICE or an RLIMIT_RTPRIO (`ulimit -r`,
+ * limits.conf) of at least `priority`; dp_error_detail() says which. The
+ * thread's scheduling is unchanged on error. Thread-safe (it acts on the
+ * calling thread only). */
+DP_EXTERN int dp_thread_set_realtime(int priority);
+
 #ifdef __cplusplus
 }
 #endif
