@@ -168,7 +168,7 @@ static int enqueue(decoder_t *d, client_t *c, int kind, int level, size_t prefix
   }
   item_t *it = (item_t *)(q->data + q->len);
   *it = (item_t){.c = c, .kind = kind, .level = level, .prefix = prefix, .len = len};
-  memcpy(it + 1, text, len);
+  if (len > 0) memcpy(it + 1, text, len);
   q->len += size;
   return 0;
 }
