@@ -40,7 +40,7 @@
 #include <uv.h>
 
 #define FLUSH_AT    ((size_t)256 * 1024)      /* write gathered lines once they are this long */
-#define QUEUE_MAX   ((size_t)4 * 1024 * 1024) /* a decoder's queue: the loop waits beyond */
+#define QUEUE_MAX   ((size_t)1024 * 1024) /* a decoder's queue: the loop waits beyond */
 #define THREADS_MAX 64
 
 struct decoder;
