@@ -39,7 +39,7 @@
 #include <string.h>
 #include <uv.h>
 
-#define FLUSH_AT    ((size_t)256 * 1024)      /* write gathered lines once they are this long */
+#define FLUSH_AT    ((size_t)256 * 1024)  /* write gathered lines once they are this long */
 #define QUEUE_MAX   ((size_t)1024 * 1024) /* a decoder's queue: the loop waits beyond */
 #define THREADS_MAX 64
 
@@ -312,11 +312,7 @@ static void close_client(client_t *c) {
   server_t *srv = c->srv;
   c->closed = true;
   decoder_lock(c->dec);
-  while (enqueue(c->dec, c, ITEM_CLOSE, 0, 0, NULL, 0) < 0) { /* must get through */
-    uv_mutex_unlock(&c->dec->lock);
-    uv_sleep(10);
-    decoder_lock(c->dec);
-  }
+  enqueue(c->dec, c, ITEM_CLOSE, 0, 0, NULL, 0); /* out of memory: c is never freed */
   decoder_unlock(c->dec);
   if (c->prev != NULL)
     c->prev->next = c->next;
