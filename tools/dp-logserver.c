@@ -151,6 +151,17 @@ static void end_line(decoder_t *d, int level, size_t start, size_t prefix) {
   if (d->out.len >= FLUSH_AT) write_lines(d->srv, &d->out, &d->console_lines);
 }
 
+/* A line of the server's own with message `msg` in `line` (size bytes);
+ * returns its length and sets *prefix to the length of its prefix. */
+static size_t own_line(char *line, size_t size, int level, const char *msg, size_t *prefix) {
+  uv_timeval64_t tv;
+  uv_gettimeofday(&tv);
+  double now = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+  *prefix = dp_log_format_line(line, size, now, "dp-logserver", level, "");
+  size_t len = dp_log_format_line(line, size, now, "dp-logserver", level, msg);
+  return len < size ? len : size - 1;
+}
+
 /* ---- decoders ------------------------------------------------------------ */
 
 /* Appends an item to d's queue (lock held). */
@@ -211,12 +222,7 @@ static void decode_frame(decoder_t *d, client_t *c, const char *json, size_t len
   c->failed = true;
   char msg[512], line[700];
   snprintf(msg, sizeof msg, "closing client %s: %s", c->peer, dp_error_detail());
-  uv_timeval64_t tv;
-  uv_gettimeofday(&tv);
-  double now = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-  prefix = dp_log_format_line(line, sizeof line, now, "dp-logserver", DP_LOG_ERROR, "");
-  size_t n = dp_log_format_line(line, sizeof line, now, "dp-logserver", DP_LOG_ERROR, msg);
-  dp_textbuf_put(&d->out, line, n < sizeof line ? n : sizeof line - 1);
+  dp_textbuf_put(&d->out, line, own_line(line, sizeof line, DP_LOG_ERROR, msg, &prefix));
   end_line(d, DP_LOG_ERROR, start, prefix);
   report_failure(c);
 }
@@ -276,12 +282,7 @@ static void server_line(server_t *srv, client_t *c, int level, const char *fmt, 
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  uv_timeval64_t tv;
-  uv_gettimeofday(&tv);
-  double now = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-  size_t prefix = dp_log_format_line(line, sizeof line, now, "dp-logserver", level, "");
-  size_t len = dp_log_format_line(line, sizeof line, now, "dp-logserver", level, msg);
-  if (len >= sizeof line) len = sizeof line - 1;
+  size_t prefix, len = own_line(line, sizeof line, level, msg, &prefix);
   if (c != NULL) {
     decoder_lock(c->dec);
     enqueue(c->dec, c, ITEM_LINE, level, prefix, line, len); /* out of memory: not written */
