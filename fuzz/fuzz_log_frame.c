@@ -8,7 +8,8 @@
  * makes is valid JSON. And the decoder's scanner against jansson: it accepts
  * a payload exactly when jansson parses it without an integer overflow, and
  * the line of an accepted payload is the line of jansson's re-writing of it
- * (the path a payload the scanner refuses takes). */
+ * (the path a payload the scanner refuses takes); and the scanner's SIMD
+ * path against its portable one: the same verdict and the same spans. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -71,6 +72,12 @@ static void scanner_agrees_with_jansson(const char *json, size_t len) {
   static const char *const keys[] = {"created", "msg"};
   dp_json_span_t spans[2];
   bool scanned = dp_json_scan_object(json, len, keys, 2, spans);
+  dp_json_span_t portable[2];
+  if (dp_json_scan_object_portable(json, len, keys, 2, portable) != scanned) abort();
+  for (int i = 0; scanned && i < 2; i++)
+    if (portable[i].kind != spans[i].kind || portable[i].raw != spans[i].raw ||
+        portable[i].raw_len != spans[i].raw_len || portable[i].escaped != spans[i].escaped)
+      abort();
   json_error_t err;
   json_t *root = json_loadb(json, len, JSON_ALLOW_NUL, &err);
   bool overflow = root == NULL && json_error_code(&err) == json_error_numeric_overflow;

@@ -14,7 +14,9 @@
  *
  * A producer with many lines at once (dp-logserver) builds them outside the
  * lock into a batch and queues the batch under one lock with one wake-up:
- * per line, the mutex and the writer's wake-up cost more than the line.
+ * per line, the mutex and the writer's wake-up cost more than the line. A
+ * batch packs its short lines into blocks of up to BLOCK_BYTES, one
+ * allocation and one write each; a block is queued or dropped whole.
  *
  * At exit the library waits up to 1 s for the queue to be written. */
 #include "common/platform.h"
@@ -35,12 +37,15 @@
 #define ENTRY_OVERHEAD    64 /* what a queued line costs beyond its text */
 #define EXIT_WAIT_MS      1000
 #define WRITE_BATCH       64 /* lines per writev */
+#define BLOCK_BYTES       ((size_t)16 * 1024)
 
+/* A line, or a block of whole lines. */
 typedef struct line {
   struct line *next;
   unsigned long long dropped_after; /* lines dropped right after this one */
-  size_t len;
-  char text[]; /* the whole line with colours and '\n' */
+  size_t len, cap;
+  size_t lines; /* lines in text */
+  char text[];  /* the whole lines with colours and '\n' */
 } line_t;
 
 static struct {
@@ -111,10 +116,12 @@ static void cq_init(void) {
   atexit(at_exit);
 }
 
-/* A heap line "<colour><prefix><reset> <white><msg><reset>\n" (colours only on
- * a terminal); a message longer than `max` bytes is cut and marked. */
-static line_t *make_line(int level, const char *prefix, size_t prefix_len, const char *msg,
-                         size_t msg_len, size_t max) {
+/* A line "<colour><prefix><reset> <white><msg><reset>\n" (colours only on a
+ * terminal) appended to `block` when it has room, else to a new heap line
+ * with room for `room` bytes more; a message longer than `max` bytes is cut
+ * and marked. Returns the line it went to, or NULL when out of memory. */
+static line_t *add_line(line_t *block, size_t room, int level, const char *prefix,
+                        size_t prefix_len, const char *msg, size_t msg_len, size_t max) {
   uv_once(&colour_once, decide_colour);
   char note[64] = "";
   if (prefix_len > 4096) prefix_len = 4096;
@@ -133,11 +140,13 @@ static line_t *make_line(int level, const char *prefix, size_t prefix_len, const
   const char *parts[] = {pre, prefix, mid, msg, note, post, "\n"};
   size_t total = 0;
   for (size_t i = 0; i < 7; i++) total += lens[i];
-  line_t *l = malloc(sizeof *l + total);
-  if (l == NULL) return NULL;
-  l->next = NULL;
-  l->dropped_after = 0;
-  l->len = 0;
+  line_t *l = block;
+  if (l == NULL || l->cap - l->len < total) {
+    l = malloc(sizeof *l + total + room);
+    if (l == NULL) return NULL;
+    *l = (line_t){.cap = total + room};
+  }
+  l->lines++;
   for (size_t i = 0; i < 7; i++) {
     if (lens[i] > 0) memcpy(l->text + l->len, parts[i], lens[i]);
     l->len += lens[i];
@@ -178,8 +187,8 @@ static line_t *gap_line(unsigned long long n) {
   int mlen = snprintf(msg, sizeof msg,
                       "%llu console line%s dropped here: stderr was not being read fast enough", n,
                       n == 1 ? "" : "s");
-  return make_line(DP_LOG_WARNING, prefix, plen < sizeof prefix ? plen : sizeof prefix - 1, msg,
-                   (size_t)mlen, sizeof msg);
+  return add_line(NULL, 0, DP_LOG_WARNING, prefix, plen < sizeof prefix ? plen : sizeof prefix - 1,
+                  msg, (size_t)mlen, sizeof msg);
 }
 
 /* Writes the taken lines in order, each gap report after the line it follows. */
@@ -211,7 +220,7 @@ static void write_lines(line_t *l, unsigned long long dropped_before) {
 }
 
 static size_t cost(const line_t *l) {
-  return l->len + ENTRY_OVERHEAD;
+  return l->len + l->lines * ENTRY_OVERHEAD;
 }
 
 static void writer_main(void *arg) {
@@ -240,10 +249,14 @@ static void writer_main(void *arg) {
   }
 }
 
-void dp_log_console_batch_add(dp_log_console_batch_t *batch, int level, const char *prefix,
-                              size_t prefix_len, const char *msg, size_t msg_len) {
-  line_t *l = make_line(level, prefix, prefix_len, msg, msg_len,
-                        atomic_load_explicit(&max_bytes, memory_order_relaxed) / 2);
+/* Adds a line to the batch; a new block gets room for `room` bytes more. */
+static void batch_add(dp_log_console_batch_t *batch, size_t room, int level, const char *prefix,
+                      size_t prefix_len, const char *msg, size_t msg_len) {
+  size_t limit = atomic_load_explicit(&max_bytes, memory_order_relaxed);
+  /* after a line lost, a new block: the gap is reported where it was */
+  line_t *tail = batch->failed == 0 ? batch->tail : NULL;
+  line_t *l = add_line(tail, room, level, prefix, prefix_len, msg, msg_len, limit / 2);
+  if (l != NULL && l == tail) return;
   if (l == NULL) {
     batch->failed++; /* counted as dropped where it would have stood */
     return;
@@ -259,6 +272,13 @@ void dp_log_console_batch_add(dp_log_console_batch_t *batch, int level, const ch
   else
     batch->head = l;
   batch->tail = l;
+}
+
+void dp_log_console_batch_add(dp_log_console_batch_t *batch, int level, const char *prefix,
+                              size_t prefix_len, const char *msg, size_t msg_len) {
+  size_t limit = atomic_load_explicit(&max_bytes, memory_order_relaxed);
+  batch_add(batch, limit / 8 < BLOCK_BYTES ? limit / 8 : BLOCK_BYTES, level, prefix, prefix_len,
+            msg, msg_len);
 }
 
 /* Counts `n` dropped lines after the queue's last line. */
@@ -278,9 +298,16 @@ void dp_log_console_batch_send(dp_log_console_batch_t *batch) {
   size_t limit = atomic_load_explicit(&max_bytes, memory_order_relaxed);
   while (l != NULL) {
     line_t *next = l->next;
+    if (next == NULL && l->cap - l->len > 1024) { /* the last block: its room is not needed */
+      line_t *fit = realloc(l, sizeof *l + l->len);
+      if (fit != NULL) {
+        l = fit;
+        l->cap = l->len;
+      }
+    }
     unsigned long long after = l->dropped_after;
     if (!cq.running || cq.bytes + cost(l) > limit) {
-      count_dropped(1 + after);
+      count_dropped(l->lines + after);
       free(l);
     } else {
       l->next = NULL;
@@ -304,7 +331,7 @@ void dp_log_console_batch_send(dp_log_console_batch_t *batch) {
 
 void dp_log_console_line(int level, const char *prefix, size_t prefix_len, const char *msg) {
   dp_log_console_batch_t batch = {0};
-  dp_log_console_batch_add(&batch, level, prefix, prefix_len, msg, strlen(msg));
+  batch_add(&batch, 0, level, prefix, prefix_len, msg, strlen(msg));
   dp_log_console_batch_send(&batch);
 }
 

@@ -277,7 +277,8 @@ static void record_close(record_t *r) {
 
 /* Finds the fields of a payload and reads its numbers. Close r after. */
 static int record_open(record_t *r, const char *json, size_t len) {
-  memset(r, 0, offsetof(record_t, storage));
+  /* r->f is set by the scan; r->text and r->len only for strings, the only
+   * fields they are read for */
   dp_textbuf_init(&r->scratch, r->storage, sizeof r->storage);
   r->rewritten = NULL;
   r->failed = false;

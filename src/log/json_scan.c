@@ -6,7 +6,13 @@
  * are JSON's grammar, integers within int64 and reals within double's range;
  * at most 2048 nested values; nothing but whitespace after the object; and
  * one NUL right after a number or literal goes unseen, as it does in
- * jansson. */
+ * jansson.
+ *
+ * Most of a record is the plain runs of its strings. Where SSE2 is there
+ * (every x86-64) a run is looked at 16 bytes per step and its end found in
+ * one go; elsewhere 8 bytes per step with plain C. Both are compiled where
+ * SSE2 is, and dp_json_scan_object_portable() lets the tests and the fuzzer
+ * hold one against the other. */
 #include "log/json_scan.h"
 
 #include <errno.h>
@@ -14,6 +20,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define HAVE_SSE2 1
+#else
+#define HAVE_SSE2 0
+#endif
 
 #define MAX_DEPTH 2048 /* jansson's JSON_PARSER_MAX_DEPTH: values nested */
 #define KEY_MAX   64   /* longer escaped keys are not among the wanted ones */
@@ -64,14 +77,37 @@ static uint64_t load8(ptr_t p) {
   return w;
 }
 
+/* The end of the plain run at p: the first quote, backslash, control
+ * character or non-ASCII byte, or `end`. With simd, 16 bytes per step. */
+static ptr_t skip_plain(ptr_t p, ptr_t end, bool simd) {
+#if HAVE_SSE2
+  if (simd) {
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    for (; end - p >= 16; p += 16) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+      /* signed: bytes of 0x80 and above count as below the space */
+      __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                                  _mm_cmplt_epi8(v, space));
+      unsigned mask = (unsigned)_mm_movemask_epi8(stop);
+      if (mask != 0) return p + __builtin_ctz(mask);
+    }
+  }
+#else
+  (void)simd;
+#endif
+  while (end - p >= 8 && plain8(load8(p))) p += 8;
+  while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+  return p;
+}
+
 /* A string starting at the quote at p: the byte after its closing quote, or
  * NULL when invalid. Notes whether it has escapes and whether one is NUL. */
-static ptr_t scan_string(ptr_t p, ptr_t end, bool *escaped, bool *nul) {
+static ptr_t scan_string(ptr_t p, ptr_t end, bool *escaped, bool *nul, bool simd) {
   *escaped = *nul = false;
   p++;
   for (;;) {
-    while (end - p >= 8 && plain8(load8(p))) p += 8;
-    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+    p = skip_plain(p, end, simd);
     if (p >= end) return NULL;
     if (*p == '"') return p + 1;
     if (*p == '\\') {
@@ -215,8 +251,9 @@ static long find_key(ptr_t k, ptr_t k_end, bool escaped, const wanted_t *w) {
   return found;
 }
 
-bool dp_json_scan_object(const char *json, size_t len, const char *const *keys, size_t n_keys,
-                         dp_json_span_t *spans) {
+/* dp_json_scan_object, with or without SSE2 for strings. */
+static bool scan_object(const char *json, size_t len, const char *const *keys, size_t n_keys,
+                        dp_json_span_t *spans, bool simd) {
   ptr_t p = (ptr_t)json, end = p + len;
   unsigned char closer[MAX_DEPTH]; /* '}' or ']' of each open container */
   size_t depth = 0;
@@ -241,7 +278,8 @@ bool dp_json_scan_object(const char *json, size_t len, const char *const *keys, 
     if (!closing) {
       if (closer[depth - 1] == '}') { /* a member: key, colon */
         ptr_t k = p;
-        if (*p != '"' || (p = scan_string(p, end, &escaped, &nul)) == NULL || nul) return false;
+        if (*p != '"' || (p = scan_string(p, end, &escaped, &nul, simd)) == NULL || nul)
+          return false;
         if (depth == 1) key = find_key(k, p, escaped, &wanted);
         p = skip_ws(p, end);
         if (p == end || *p != ':') return false;
@@ -260,7 +298,7 @@ bool dp_json_scan_object(const char *json, size_t len, const char *const *keys, 
       bare = *p != '"';
       if (*p == '"') {
         kind = DP_JSON_STRING;
-        p = scan_string(p, end, &escaped, &nul);
+        p = scan_string(p, end, &escaped, &nul, simd);
       } else if (*p == '-' || is_digit(*p)) {
         kind = DP_JSON_NUMBER;
         p = scan_number(p, end);
@@ -299,6 +337,16 @@ bool dp_json_scan_object(const char *json, size_t len, const char *const *keys, 
       closing = false;
     }
   }
+}
+
+bool dp_json_scan_object(const char *json, size_t len, const char *const *keys, size_t n_keys,
+                         dp_json_span_t *spans) {
+  return scan_object(json, len, keys, n_keys, spans, HAVE_SSE2);
+}
+
+bool dp_json_scan_object_portable(const char *json, size_t len, const char *const *keys,
+                                  size_t n_keys, dp_json_span_t *spans) {
+  return scan_object(json, len, keys, n_keys, spans, false);
 }
 
 /* Appends code point u as UTF-8. */

@@ -42,6 +42,11 @@ typedef struct dp_json_span {
 bool dp_json_scan_object(const char *json, size_t len, const char *const *keys, size_t n_keys,
                          dp_json_span_t *spans);
 
+/* The same without SIMD instructions (what other processors run), for the
+ * tests and the fuzzer to compare with dp_json_scan_object. */
+bool dp_json_scan_object_portable(const char *json, size_t len, const char *const *keys,
+                                  size_t n_keys, dp_json_span_t *spans);
+
 /* Appends the text of a string span (escapes decoded; "\u0000" gives a NUL
  * byte, as in jansson). */
 void dp_json_unescape(dp_textbuf_t *b, const dp_json_span_t *s);

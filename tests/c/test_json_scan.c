@@ -2,7 +2,8 @@
  * json_scan.c) against jansson: it must accept exactly what json_loadb
  * (JSON_ALLOW_NUL) parses without an integer overflow, find the wanted
  * top-level values, and decode strings as jansson does; and a record it
- * refuses but jansson takes (an integer beyond int64) still decodes. */
+ * refuses but jansson takes (an integer beyond int64) still decodes; and its
+ * SIMD path for strings against its portable one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -171,6 +172,42 @@ static void finds_the_wanted_values(void **state) {
   dp_textbuf_free(&b);
 }
 
+/* Strings with each kind of byte that ends a plain run (quote, escape,
+ * control character, UTF-8, invalid UTF-8) at every offset of the first 40,
+ * in strings of every length up to 40, around the 16-byte steps of the SIMD
+ * path: both paths give the same verdict and spans. */
+static void simd_and_portable_paths_agree(void **state) {
+  (void)state;
+  static const char *const stops[] = {"\"", "\\n", "\x01", "\xc3\xa9", "\xff", "\\u00e9", "\x7f"};
+  char json[128];
+  for (size_t s = 0; s < sizeof stops / sizeof stops[0]; s++)
+    for (size_t len = 0; len <= 40; len++)
+      for (size_t at = 0; at <= len; at++) {
+        size_t k = 0;
+        memcpy(json + k, "{\"msg\":\"", 8);
+        k += 8;
+        for (size_t i = 0; i < len; i++) {
+          if (i == at) {
+            memcpy(json + k, stops[s], strlen(stops[s]));
+            k += strlen(stops[s]);
+          }
+          json[k++] = (char)('a' + i % 26);
+        }
+        memcpy(json + k, "\",\"args\":1}", 11);
+        k += 11;
+        dp_json_span_t a[3], b[3];
+        bool simd = dp_json_scan_object(json, k, keys, 3, a);
+        assert_int_equal(simd, dp_json_scan_object_portable(json, k, keys, 3, b));
+        if (simd != (jansson(json, k) == 1)) fail_msg("stop %zu len %zu at %zu", s, len, at);
+        for (int i = 0; simd && i < 3; i++) {
+          assert_int_equal(a[i].kind, b[i].kind);
+          assert_ptr_equal(a[i].raw, b[i].raw);
+          assert_int_equal(a[i].raw_len, b[i].raw_len);
+          assert_int_equal(a[i].escaped, b[i].escaped);
+        }
+      }
+}
+
 /* A record with an integer beyond int64 is refused by the scanner and
  * parsed by jansson (as reals): it still decodes, with its args as reals,
  * as before the scanner. */
@@ -191,6 +228,7 @@ int main(void) {
       cmocka_unit_test(accepts_exactly_what_jansson_parses),
       cmocka_unit_test(finds_the_wanted_values),
       cmocka_unit_test(integer_overflow_still_decodes),
+      cmocka_unit_test(simd_and_portable_paths_agree),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

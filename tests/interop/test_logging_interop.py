@@ -230,6 +230,37 @@ def test_bad_frame_closes_only_that_client(procs, port, tmp_path, kind):
     assert srv.poll() is None  # still up
 
 
+def test_bad_record_drops_what_follows_on_each_decoder(procs, port, tmp_path):
+    """Bad records are found by the decoder threads (--threads 3): each bad
+    client keeps its lines before the bad record and none after it, even
+    those already read with it, while a good client on the same decoders is
+    served in order."""
+    logfile = tmp_path / "decoders.log"
+    start_dp_logserver(procs, port, logfile, "--threads", "3")
+    bad = []
+    for k in range(6):
+        s = socket.create_connection(("127.0.0.1", port))
+        rec = {"name": f"bad.{k}", "levelname": "INFO", "levelno": 20, "args": "()"}
+        s.sendall(b"".join(frame(dict(rec, msg=f"before {i}")) for i in range(100)) +
+                  frame(b'{"msg": "x",') + frame(dict(rec, msg="after")))
+        bad.append(s)
+    for s in bad:
+        s.settimeout(10)
+        assert s.recv(1) == b""  # closed by the server
+        s.close()
+    good = c_logger(procs, port, "--name", "good.c", "--stdin", stdin=subprocess.PIPE)
+    send_lines(good, [f"good {i}" for i in range(200)])
+    assert flush_reply(good) == "flush ok"
+    helpers.wait_until(lambda: len(records(logfile, "good.c")) >= 200, what="good records")
+    assert records(logfile, "good.c") == [("good.c", "INFO", f"good {i}") for i in range(200)]
+    for k in range(6):
+        assert records(logfile, f"bad.{k}") == [(f"bad.{k}", "INFO", f"before {i}")
+                                                for i in range(100)]
+    own = records(logfile, "dp-logserver")
+    assert len(own) == 6 and all(r[1] == "ERROR" and "invalid JSON" in r[2] for r in own), own
+    assert not any("after" in ln for ln in lines(logfile))
+
+
 def test_dash_waitress_record_is_rendered(procs, port, tmp_path):
     logfile = tmp_path / "dash.log"
     start_dp_logserver(procs, port, logfile)
@@ -314,7 +345,8 @@ def test_dp_logserver_signal_exits_zero_with_everything_written(procs, port, tmp
 def test_dp_logserver_arguments(procs, tmp_path):
     exe = str(helpers.BIN_DIR / "dp-logserver")
     assert subprocess.run([exe, "--help"], capture_output=True).returncode == 0
-    for bad in (["--port", "70000"], ["--bogus"], ["--max-frame=0"]):
+    for bad in (["--port", "70000"], ["--bogus"], ["--max-frame=0"], ["--threads=0"],
+                ["--threads=65"]):
         r = subprocess.run([exe, *bad], capture_output=True, text=True)
         assert r.returncode == 2 and "dp-logserver" in r.stderr, bad
     r = subprocess.run([exe, "--logfile", str(tmp_path / "no" / "such" / "dir.log")],
