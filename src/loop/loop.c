@@ -228,7 +228,8 @@ static void wait_until(dp_loop_t *l, double t) {
     pthread_mutex_lock(&l->mu);
     return;
   }
-  double now = dp_now(), kernel_until = dp_sleep_kernel_until(now, t, dp_sleep_spin());
+  double now = dp_now(),
+         kernel_until = dp_sleep_kernel_until(now, t, dp_sleep_window(t - now, dp_sleep_spin()));
   if (kernel_until > now) {
     dp_wake_slice_t slice;
     dp_wake_slice_begin(&slice);

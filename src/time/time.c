@@ -1,7 +1,9 @@
 /* time.c - dp_now() and the sleeps of dareplane/time.h.
  *
  * The kernel part is clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME) on the
- * deadline minus the spin window, restarted after signals, with a short
+ * deadline minus the spin window (wider for long sleeps, where it costs
+ * little CPU per second slept and absorbs the rare kernel wake-up that is
+ * late by more than the set window), restarted after signals, with a short
  * scheduler slice for the wake-up (wake_slice.c); the rest is a spin on the
  * clock. The interruptible variant waits on the worker's stop signal
  * (dp_stop_wait, a condition variable with a timeout) instead of
@@ -36,6 +38,12 @@ double dp_sleep_spin(void) {
   return (double)atomic_load(&spin_ns) * 1e-9;
 }
 
+double dp_sleep_window(double len, double base) {
+  double w = len / DP_SLEEP_WINDOW_DIV;
+  if (w > base * DP_SLEEP_WINDOW_GROW) w = base * DP_SLEEP_WINDOW_GROW;
+  return w > base ? w : base;
+}
+
 double dp_sleep_kernel_until(double now, double t, double window) {
   return t - window > now ? t - window : now;
 }
@@ -62,7 +70,7 @@ void dp_sleep_until(double t) {
   double now = dp_now();
   if (!(t > now)) return;
   t = clamp_deadline(t);
-  double wake = dp_sleep_kernel_until(now, t, dp_sleep_spin());
+  double wake = dp_sleep_kernel_until(now, t, dp_sleep_window(t - now, dp_sleep_spin()));
   if (wake > now) {
     dp_wake_slice_t slice;
     dp_wake_slice_begin(&slice);
@@ -85,7 +93,7 @@ bool dp_sleep_until_stop(double t, dp_stop_t *stop) {
   double now = dp_now();
   if (!(t > now)) return dp_stop_requested(stop);
   t = clamp_deadline(t);
-  double wake = dp_sleep_kernel_until(now, t, dp_sleep_spin());
+  double wake = dp_sleep_kernel_until(now, t, dp_sleep_window(t - now, dp_sleep_spin()));
   if (wake > now) {
     dp_wake_slice_t slice;
     dp_wake_slice_begin(&slice);

@@ -3,6 +3,13 @@
 #ifndef DP_TIME_INTERNAL_H
 #define DP_TIME_INTERNAL_H
 
+/* The spin window of a sleep `len` seconds long when the set window
+ * (dp_sleep_spin) is `base`: base, widened to len / DP_SLEEP_WINDOW_DIV for
+ * long sleeps, to at most DP_SLEEP_WINDOW_GROW times base. Pure; seconds. */
+#define DP_SLEEP_WINDOW_DIV  25
+#define DP_SLEEP_WINDOW_GROW 4
+double dp_sleep_window(double len, double base);
+
 /* Where the kernel part of a sleep to `t` with spin window `window` ends,
  * when it is `now`: t - window, or a time <= now when there is nothing
  * left to sleep in the kernel (spin from now on). Pure; seconds. */

@@ -1,5 +1,5 @@
-/* test_time.c - the sleeps of dareplane/time.h: where the kernel part ends
- * (pure, on made-up times), the spin window setting, that a sleep is never
+/* test_time.c - the sleeps of dareplane/time.h: the spin window and where
+ * the kernel part ends (pure, on made-up times), the window setting, that a sleep is never
  * early (checked, not timed), and that the short wake-up slice is put back
  * after every sleep. */
 #include <setjmp.h>
@@ -22,6 +22,23 @@ static void kernel_part_ends_one_window_before(void **state) {
   assert_true(dp_sleep_kernel_until(10.0, 9.0, 0.0002) <= 10.0);
   /* window 0: all in the kernel */
   assert_float_equal(dp_sleep_kernel_until(10.0, 10.5, 0.0), 10.5, 1e-12);
+}
+
+static void window_widens_for_long_sleeps(void **state) {
+  (void)state;
+  const double base = 0.0002;
+  /* up to 25 base-windows long: the set window */
+  assert_float_equal(dp_sleep_window(0.0001, base), base, 1e-15);
+  assert_float_equal(dp_sleep_window(0.001, base), base, 1e-15);
+  assert_float_equal(dp_sleep_window(0.005, base), base, 1e-15);
+  /* then len / 25 ... */
+  assert_float_equal(dp_sleep_window(0.01, base), 0.0004, 1e-15);
+  /* ... up to 4 times the set window, however long */
+  assert_float_equal(dp_sleep_window(0.02, base), 0.0008, 1e-15);
+  assert_float_equal(dp_sleep_window(1.5, base), 0.0008, 1e-15);
+  assert_float_equal(dp_sleep_window(1e9, base), 0.0008, 1e-15);
+  /* a window set to 0 stays 0: pure kernel sleeps */
+  assert_float_equal(dp_sleep_window(1.0, 0.0), 0.0, 0.0);
 }
 
 static void spin_window_is_clamped(void **state) {
@@ -80,6 +97,7 @@ static void wake_slice_is_put_back(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(kernel_part_ends_one_window_before),
+      cmocka_unit_test(window_widens_for_long_sleeps),
       cmocka_unit_test(spin_window_is_clamped),
       cmocka_unit_test(sleeps_are_never_early),
       cmocka_unit_test(wake_slice_is_put_back),
