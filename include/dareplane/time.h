@@ -9,8 +9,17 @@
  * an absolute deadline (no drift from repeated relative sleeps) until a short
  * spin window before it, then spin on the clock for the rest: late by about
  * the clock's read time, with the CPU busy only for the window. The window
- * is tunable (dp_sleep_set_spin); default DP_SLEEP_SPIN_DEFAULT_S. A sleep
- * shorter than the window is a pure spin.
+ * is tunable (dp_sleep_set_spin); default DP_SLEEP_SPIN_DEFAULT_S. Sleeps
+ * longer than 25 windows spin for 1/25 of their length, at most 4 windows
+ * (800 us by default), which absorbs the rare kernel wake-up later than the
+ * window at little CPU per second slept. A sleep shorter than the window is
+ * a pure spin.
+ *
+ * On Linux, while a sleep waits in the kernel the calling thread (if it is
+ * a normal SCHED_OTHER thread) asks the scheduler for a 100 us time slice
+ * (sched_setattr's sched_runtime; kernels from 6.12 use it), so that on a
+ * busy CPU its wake-up preempts the running task instead of waiting for the
+ * end of that task's slice; the thread's slice is put back before the spin.
  *
  * Thread-safety: every function is thread-safe. Errors: none can fail; a
  * deadline in the past (or NaN) returns at once; one more than 1e9 s away
@@ -51,6 +60,7 @@ DP_EXTERN bool dp_sleep_s_stop(double s, dp_stop_t *stop);
 
 /* Sets the spin window for every later sleep of the process (seconds, 0 to
  * 0.01; values outside are clamped; NaN keeps the old one), and reads it.
+ * Long sleeps widen it (see the top of this file); 0 means no spin at all.
  * A longer window costs CPU and buys punctuality under load. */
 DP_EXTERN void dp_sleep_set_spin(double s);
 DP_EXTERN double dp_sleep_spin(void);

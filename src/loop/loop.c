@@ -11,7 +11,8 @@
  * The schedule reads time only through the clock (dp_clock_t), so a fake
  * clock drives it exactly in the unit tests. The real clock waits on a
  * CLOCK_MONOTONIC condition variable until the spin window before the next
- * deadline, then spins; add/cancel/stop signal the variable. */
+ * deadline (with the sleeps' short wake-up slice, time/wake_slice.c), then
+ * spins; add/cancel/stop signal the variable. */
 #include "dareplane/loop.h"
 
 #include <math.h>
@@ -22,6 +23,7 @@
 #include "common/error_internal.h"
 #include "dareplane/log.h"
 #include "dareplane/server.h"
+#include "time/time_internal.h"
 
 enum kind { PERIODIC, ONCE, DELAYED };
 
@@ -226,13 +228,19 @@ static void wait_until(dp_loop_t *l, double t) {
     pthread_mutex_lock(&l->mu);
     return;
   }
-  double kernel_until = t - dp_sleep_spin();
-  while (!l->wake && !atomic_load(&l->stop) && dp_now() < kernel_until) {
-    struct timespec ts;
-    ts.tv_sec = (time_t)floor(kernel_until);
-    ts.tv_nsec = (long)((kernel_until - floor(kernel_until)) * 1e9);
-    if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-    pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+  double now = dp_now(),
+         kernel_until = dp_sleep_kernel_until(now, t, dp_sleep_window(t - now, dp_sleep_spin()));
+  if (kernel_until > now) {
+    dp_wake_slice_t slice;
+    dp_wake_slice_begin(&slice);
+    while (!l->wake && !atomic_load(&l->stop) && dp_now() < kernel_until) {
+      struct timespec ts;
+      ts.tv_sec = (time_t)floor(kernel_until);
+      ts.tv_nsec = (long)((kernel_until - floor(kernel_until)) * 1e9);
+      if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+      pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+    }
+    dp_wake_slice_end(&slice);
   }
   if (l->wake || atomic_load(&l->stop)) return;
   pthread_mutex_unlock(&l->mu);

@@ -1,9 +1,12 @@
 /* time.c - dp_now() and the sleeps of dareplane/time.h.
  *
  * The kernel part is clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME) on the
- * deadline minus the spin window, restarted after signals; the rest is a
- * spin on the clock. The interruptible variant waits on the worker's stop
- * signal (dp_stop_wait, a condition variable with a timeout) instead of
+ * deadline minus the spin window (wider for long sleeps, where it costs
+ * little CPU per second slept and absorbs the rare kernel wake-up that is
+ * late by more than the set window), restarted after signals, with a short
+ * scheduler slice for the wake-up (wake_slice.c); the rest is a spin on the
+ * clock. The interruptible variant waits on the worker's stop signal
+ * (dp_stop_wait, a condition variable with a timeout) instead of
  * clock_nanosleep, and checks the signal while it spins. */
 #include "dareplane/time.h"
 
@@ -13,6 +16,7 @@
 #include <time.h>
 
 #include "dareplane/server.h"
+#include "time/time_internal.h"
 
 /* The spin window in nanoseconds, shared by every thread. */
 static _Atomic long long spin_ns = (long long)(DP_SLEEP_SPIN_DEFAULT_S * 1e9);
@@ -34,6 +38,16 @@ double dp_sleep_spin(void) {
   return (double)atomic_load(&spin_ns) * 1e-9;
 }
 
+double dp_sleep_window(double len, double base) {
+  double w = len / DP_SLEEP_WINDOW_DIV;
+  if (w > base * DP_SLEEP_WINDOW_GROW) w = base * DP_SLEEP_WINDOW_GROW;
+  return w > base ? w : base;
+}
+
+double dp_sleep_kernel_until(double now, double t, double window) {
+  return t - window > now ? t - window : now;
+}
+
 static void kernel_sleep_until(double t) {
   struct timespec ts;
   ts.tv_sec = (time_t)floor(t);
@@ -53,10 +67,16 @@ static double clamp_deadline(double t) {
 }
 
 void dp_sleep_until(double t) {
-  if (!(t > dp_now())) return;
+  double now = dp_now();
+  if (!(t > now)) return;
   t = clamp_deadline(t);
-  double wake = t - dp_sleep_spin();
-  if (wake > dp_now()) kernel_sleep_until(wake);
+  double wake = dp_sleep_kernel_until(now, t, dp_sleep_window(t - now, dp_sleep_spin()));
+  if (wake > now) {
+    dp_wake_slice_t slice;
+    dp_wake_slice_begin(&slice);
+    kernel_sleep_until(wake);
+    dp_wake_slice_end(&slice);
+  }
   while (dp_now() < t) {
   }
 }
@@ -70,13 +90,20 @@ bool dp_sleep_until_stop(double t, dp_stop_t *stop) {
     dp_sleep_until(t);
     return false;
   }
-  if (!(t > dp_now())) return dp_stop_requested(stop);
-  t = clamp_deadline(t);
-  double wake = t - dp_sleep_spin();
   double now = dp_now();
-  while (now < wake) {
-    if (dp_stop_wait(stop, wake - now)) return true;
-    now = dp_now();
+  if (!(t > now)) return dp_stop_requested(stop);
+  t = clamp_deadline(t);
+  double wake = dp_sleep_kernel_until(now, t, dp_sleep_window(t - now, dp_sleep_spin()));
+  if (wake > now) {
+    dp_wake_slice_t slice;
+    dp_wake_slice_begin(&slice);
+    bool stopped = false;
+    while (!stopped && now < wake) {
+      stopped = dp_stop_wait(stop, wake - now);
+      now = dp_now();
+    }
+    dp_wake_slice_end(&slice);
+    if (stopped) return true;
   }
   while (dp_now() < t)
     if (dp_stop_requested(stop)) return true;
