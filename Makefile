@@ -90,14 +90,17 @@ test-tsan: tsan
 # The C unit tests once more under valgrind's memcheck: any error or definite
 # leak fails the run. Forked children that do not exec (the supervisor of a
 # process worker) are not checked: they end with _exit() holding the parent's
-# heap, which memcheck would call leaked.
+# heap, which memcheck would call leaked. A test still running after
+# VALGRIND_TIMEOUT seconds fails the run instead of holding it up.
+VALGRIND_TIMEOUT ?= 900
 test-valgrind: build
 	@for src in tests/c/test_*.c; do \
 	  name=$${src##*/}; t=$(BUILD)/bin/$${name%.c}; log=$(BUILD)/$${name%.c}.valgrind.log; \
 	  echo "valgrind: $${name%.c}"; \
-	  DP_BIN_DIR=$(DP_BIN_DIR) valgrind -q --error-exitcode=99 --leak-check=full --child-silent-after-fork=yes \
-	    --errors-for-leak-kinds=definite,indirect $$t >$$log 2>&1 \
-	    || { cat $$log; exit 1; }; \
+	  DP_BIN_DIR=$(DP_BIN_DIR) timeout -k 10 $(VALGRIND_TIMEOUT) valgrind -q --error-exitcode=99 \
+	    --leak-check=full --child-silent-after-fork=yes --errors-for-leak-kinds=definite,indirect \
+	    $$t >$$log 2>&1 || { rc=$$?; cat $$log; \
+	    echo "valgrind: $${name%.c} failed, status $$rc (124: timed out)"; exit 1; }; \
 	done; echo "valgrind: all C unit tests clean"
 # Every fuzz/fuzz_<name>.c for FUZZ_SECONDS on a copy of fuzz/corpus/<name>/;
 # an input that crashes, leaks, or takes over 30 s is kept in
