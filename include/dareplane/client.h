@@ -131,10 +131,11 @@ typedef void (*dp_client_data_fn)(const char *data, size_t len, void *user);
 
 /* The client's own libuv loop (owned by the client, closed by
  * dp_client_close()), for running the client event-driven: add handles of
- * your own to it and run it with uv_run(). The blocking functions above run
- * this loop themselves: call them only while it is not running (not from its
- * callbacks; uv_stop() it first). Used by the client's one thread, like the
- * client. Never fails (c not NULL). */
+ * your own to it and run it with uv_run(); uv_close() them before
+ * dp_client_close(), which runs the loop until it is idle. The blocking
+ * functions above run this loop themselves: call them only while it is not
+ * running (not from its callbacks; uv_stop() it first). Used by the
+ * client's one thread, like the client. Never fails (c not NULL). */
 DP_EXTERN struct uv_loop_s *dp_client_loop(dp_client_t *c);
 
 /* Sets the data callback (fn NULL: clears it, bytes are then held for
