@@ -26,7 +26,6 @@
  * sample's timestamp, so that a probe can time a closed loop from the first
  * sample of a burst to its reaction. Ctrl-C (SIGINT) or SIGTERM stops it
  * cleanly. */
-#include "common/error_internal.h"
 #include <dareplane/dareplane.h>
 
 #include <limits.h>
@@ -72,7 +71,17 @@ static void usage(FILE *f) {
         f);
 }
 
-/* Reads one flag into m; returns 0 or a DP_E* code (detail set). */
+/* parse_flag() found a bad value and has printed why (the library's errors
+ * are printed by parse_args(), from dp_error_detail()). */
+enum { FLAG_REPORTED = -1000 };
+
+static int bad_value(const char *why, const char *value) {
+  fprintf(stderr, "dp-mock-stream: %s'%s'\n", why, value);
+  return FLAG_REPORTED;
+}
+
+/* Reads one flag into m; returns 0, a DP_E* code (detail set) or
+ * FLAG_REPORTED. */
 static int parse_flag(struct mock *m, dp_args_t *a) {
   long n = 0;
   int rc = 0;
@@ -110,7 +119,7 @@ static int parse_flag(struct mock *m, dp_args_t *a) {
     rc = dp_args_double(a, &m->burst_hz);
   } else if (dp_args_is(a, "format")) {
     if ((rc = dp_args_value(a)) == 0 && dp_dtype_parse(a->value, &m->format) != 0)
-      rc = dp_error_set(DP_EINVAL, "unknown format '%s'", a->value);
+      rc = bad_value("unknown format ", a->value);
   } else if (dp_args_is(a, "signal")) {
     if ((rc = dp_args_value(a)) < 0) return rc;
     if (strcmp(a->value, "sine") == 0)
@@ -120,7 +129,7 @@ static int parse_flag(struct mock *m, dp_args_t *a) {
     else if (strcmp(a->value, "ramp") == 0)
       m->signal = SIG_RAMP;
     else
-      rc = dp_error_set(DP_EINVAL, "--signal is sine, noise or ramp, not '%s'", a->value);
+      rc = bad_value("--signal is sine, noise or ramp, not ", a->value);
   } else {
     rc = dp_args_unknown(a);
   }
@@ -133,7 +142,7 @@ static int parse_args(struct mock *m, int argc, char **argv) {
   dp_args_init(&a, argc, argv, false);
   while ((rc = dp_args_next(&a)) == DP_ARGS_FLAG && (rc = parse_flag(m, &a)) == 0) continue;
   if (rc < 0) {
-    fprintf(stderr, "dp-mock-stream: %s\n", dp_error_detail());
+    if (rc != FLAG_REPORTED) fprintf(stderr, "dp-mock-stream: %s\n", dp_error_detail());
     return -1;
   }
   if (m->name == NULL || m->name[0] == '\0' || m->channels == 0 || m->chunk == 0 ||

@@ -9,16 +9,17 @@
  * the timeout is printed on its own line. --interactive is a console with
  * line editing and history on a terminal (replies and callbacks appear as
  * they arrive); when stdin is not a terminal it reads plain lines. */
-#include "client/client_internal.h"
-#include "client/lineedit.h"
-#include "common/error_internal.h"
-#include "dareplane/args.h"
+#include "dp-send/lineedit.h"
+#include <dareplane/args.h>
+#include <dareplane/client.h>
 
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 /* --max-reply: 1 TiB, or what a long holds (2 GiB on Windows) */
 #define MAX_REPLY_CAP (LONG_MAX / 1024 > (1L << 30) ? (1L << 30) * 1024 : LONG_MAX)
@@ -141,6 +142,7 @@ int main(int argc, char **argv) {
   double timeout = 1.0;
   long port = o.port, attempts = 1, max_reply = (long)o.max_reply_bytes, quiet = o.quiet_ms;
   bool interactive = false;
+  const char *bad = NULL; /* dp-send's own complaint about a flag */
   dp_args_t a;
   int rc;
   dp_args_init(&a, argc, argv, true);
@@ -157,7 +159,10 @@ int main(int argc, char **argv) {
       rc = dp_args_long(&a, 1, 65535, &port);
     } else if (dp_args_is(&a, "timeout")) {
       rc = dp_args_double(&a, &timeout);
-      if (rc == 0 && !(timeout > 0)) rc = dp_error_set(DP_ERANGE, "--timeout must be > 0");
+      if (rc == 0 && !(timeout > 0)) {
+        bad = "--timeout must be > 0";
+        rc = DP_ERANGE;
+      }
     } else if (dp_args_is(&a, "attempts")) {
       rc = dp_args_long(&a, 1, 1000, &attempts);
     } else if (dp_args_is(&a, "max-reply")) {
@@ -169,7 +174,7 @@ int main(int argc, char **argv) {
     }
     if (rc < 0) break;
   }
-  if (rc < 0) fprintf(stderr, "dp-send: %s\n", dp_error_detail());
+  if (rc < 0) fprintf(stderr, "dp-send: %s\n", bad != NULL ? bad : dp_error_detail());
   if (rc < 0 || (!interactive && rc != DP_ARGS_POSITIONAL)) {
     usage(stderr);
     return 2;

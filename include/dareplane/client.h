@@ -27,7 +27,11 @@
  * that has just closed the connection may raise it.
  *
  * Blocking calls; a client is used by one thread at a time (each has its own
- * private event loop). Errors follow error.h. */
+ * private event loop). Errors follow error.h.
+ *
+ * Event-driven use (an interactive console, say): run the client's own libuv
+ * loop, dp_client_loop(), with other handles of yours on it; take the bytes
+ * as they arrive with dp_client_on_data() and send with dp_client_queue(). */
 #ifndef DAREPLANE_CLIENT_H
 #define DAREPLANE_CLIENT_H
 
@@ -39,6 +43,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* libuv's loop (uv_loop_t in <uv.h>), named here so that only programs that
+ * run it need libuv's header. */
+struct uv_loop_s;
 
 /* A connection to one module (opaque; dp_client_connect() makes one). */
 typedef struct dp_client dp_client_t;
@@ -114,6 +122,38 @@ DP_EXTERN void dp_client_free_list(char **names, size_t n);
  * byte, and the bytes that were waiting before UP was sent, stay held for
  * dp_client_recv(). */
 DP_EXTERN int dp_client_up(dp_client_t *c, double timeout_s);
+
+/* Called with each chunk of bytes the module sends, as it is read (data not
+ * NUL-terminated, valid during the call only), and once with data NULL and
+ * len 0 when the connection has ended (closed by the module, or a read
+ * error). Runs on the thread running the client's loop. */
+typedef void (*dp_client_data_fn)(const char *data, size_t len, void *user);
+
+/* The client's own libuv loop (owned by the client, closed by
+ * dp_client_close()), for running the client event-driven: add handles of
+ * your own to it and run it with uv_run(); uv_close() them before
+ * dp_client_close(), which runs the loop until it is idle. The blocking
+ * functions above run this loop themselves: call them only while it is not
+ * running (not from its callbacks; uv_stop() it first). Used by the
+ * client's one thread, like the client. Never fails (c not NULL). */
+DP_EXTERN struct uv_loop_s *dp_client_loop(dp_client_t *c);
+
+/* Sets the data callback (fn NULL: clears it, bytes are then held for
+ * dp_client_recv() again). Bytes already held are handed to fn at once,
+ * before this returns. While it is set, each read is passed to fn as it
+ * comes, while the loop runs, and nothing is held (max_reply_bytes does not
+ * apply); dp_client_recv() and dp_client_up() then find nothing to read.
+ * `user` is passed to fn and stays the caller's. Same thread as the client.
+ * No errors. */
+DP_EXTERN void dp_client_on_data(dp_client_t *c, dp_client_data_fn fn, void *user);
+
+/* Queues `len` bytes (copied: data stays the caller's) to be sent, exactly
+ * as given, without running the loop: for use in callbacks of handles on
+ * dp_client_loop() (the bytes go out as the loop runs). Same thread as the
+ * client. Returns 0, DP_ECLOSED (the connection has ended or the write
+ * could not start) or DP_ENOMEM; a write that fails later makes the next
+ * dp_client_send() fail with DP_EIO. */
+DP_EXTERN int dp_client_queue(dp_client_t *c, const char *data, size_t len);
 
 /* Closes the connection and frees the client. NULL is fine. */
 DP_EXTERN void dp_client_close(dp_client_t *c);

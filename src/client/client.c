@@ -8,13 +8,15 @@
  * rest), and the bytes held are capped (max_reply_bytes): past the cap the
  * client stops reading, so a peer that floods meets TCP back-pressure instead
  * of growing our memory. The buffer grows geometrically up to the cap. */
-#include "client/client_internal.h"
+#include "dareplane/client.h"
 
 #include "client/up_scan.h"
 #include "common/error_internal.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #define QUIET_MS_DEFAULT  5
 #define MAX_REPLY_DEFAULT ((size_t)16 << 20)

@@ -3,8 +3,9 @@
  * call past its deadline or past max_reply_bytes; dp_client_up() finds the
  * answer "1" among callbacks however TCP glues or splits them (every split
  * point, byte by byte, a storm that never pauses) and nothing that is not an
- * answer, keeping every other byte for dp_client_recv(); and a peer that
- * sends no greeting gives an empty one. */
+ * answer, keeping every other byte for dp_client_recv(); a peer that
+ * sends no greeting gives an empty one; and the client run event-driven on
+ * its own loop (data callback, queued sends). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +31,7 @@ typedef enum {
   SILENT,
   SCRIPT, /* per command, script[i] sent in two writes cut at split[i] (-1: byte by byte) */
   STORM,  /* callbacks without a pause, the answer glued among them */
+  EVENTS, /* two callbacks, then "bye" and close once "ACK;" came */
 } behaviour_t;
 
 enum { MAX_ROUNDS = 512 };
@@ -42,6 +44,7 @@ typedef struct {
   test_socket_t listener, conn;
   int port;
   atomic_bool stop;
+  atomic_bool acked; /* EVENTS: "ACK;" arrived */
   uv_thread_t thread;
 } peer_t;
 
@@ -77,6 +80,25 @@ static void storm(peer_t *p) {
     if (!put(p, STORM_CALLBACK, strlen(STORM_CALLBACK)) || (i == 1000 && !put(p, "1", 1))) return;
 }
 
+#define EVENT_CALLBACKS "a|X|{}b|Y|{\"n\": 2}"
+
+/* Two callbacks in two writes; once the client sends "ACK;", "bye" and the
+ * end of the connection. */
+static void events(peer_t *p) {
+  if (!put(p, "a|X|{}", 6) || !put(p, EVENT_CALLBACKS + 6, strlen(EVENT_CALLBACKS) - 6)) return;
+  char got[16] = {0};
+  size_t n = 0;
+  while (n < 4) {
+    int r = recv(p->conn, got + n, (int)(4 - n), 0);
+    if (r <= 0) return;
+    n += (size_t)r;
+  }
+  atomic_store(&p->acked, strcmp(got, "ACK;") == 0);
+  put(p, "bye", 3);
+  test_socket_close(p->conn);
+  p->conn = TEST_NO_SOCKET;
+}
+
 static void peer_main(void *arg) {
   peer_t *p = arg;
   p->conn = accept(p->listener, NULL, NULL);
@@ -105,6 +127,7 @@ static void peer_main(void *arg) {
   case SILENT: put(p, "pong", 4); break; /* no greeting, but an answer */
   case SCRIPT: play_script(p); break;
   case STORM: storm(p); break;
+  case EVENTS: events(p); break;
   }
 }
 
@@ -352,6 +375,70 @@ static void no_greeting_is_an_empty_one(void **state) {
   stop_peer(p, c);
 }
 
+/* What the event-driven test's callbacks saw. */
+typedef struct {
+  dp_client_t *client;
+  char got[64];
+  size_t len;
+  int chunks_after_close; /* data after the end was signalled: must stay 0 */
+  bool closed, acked, overflow;
+} events_seen_t;
+
+static void on_events(const char *data, size_t len, void *user) {
+  events_seen_t *e = user;
+  if (e->closed) e->chunks_after_close++;
+  if (data == NULL) {
+    e->closed = true;
+    uv_stop(dp_client_loop(e->client));
+    return;
+  }
+  if (e->len + len >= sizeof e->got) {
+    e->overflow = true;
+    return;
+  }
+  memcpy(e->got + e->len, data, len);
+  e->len += len;
+  /* both callbacks in: answer from inside the loop's callback */
+  if (!e->acked && e->len >= strlen(EVENT_CALLBACKS)) {
+    e->acked = true;
+    assert_int_equal(dp_client_queue(e->client, "ACK;", 4), 0);
+  }
+}
+
+static void events_deadline(uv_timer_t *t) {
+  uv_stop(t->loop);
+}
+
+/* The client run event-driven: its loop, with a handle of ours on it (a
+ * deadline), passes the module's bytes to the data callback in order (those
+ * held before the callback was set first), sends what the callback queues,
+ * and signals the end of the connection once. */
+static void event_driven_use(void **state) {
+  (void)state;
+  peer_t *p = start_peer(EVENTS);
+  dp_client_t *c = connect_to(p, 0, 0);
+  assert_int_equal(dp_client_send(c, "HI"), 0);
+  events_seen_t e = {.client = c};
+  uv_loop_t *loop = dp_client_loop(c);
+  assert_non_null(loop);
+  uv_timer_t deadline;
+  assert_int_equal(uv_timer_init(loop, &deadline), 0);
+  assert_int_equal(uv_timer_start(&deadline, events_deadline, 30000, 0), 0);
+  dp_client_on_data(c, on_events, &e);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_close((uv_handle_t *)&deadline, NULL);
+  uv_run(loop, UV_RUN_NOWAIT);
+  assert_true(e.closed);
+  assert_false(e.overflow);
+  assert_int_equal(e.chunks_after_close, 0);
+  e.got[e.len] = '\0';
+  assert_string_equal(e.got, EVENT_CALLBACKS "bye");
+  assert_int_equal(dp_client_queue(c, "X;", 2), DP_ECLOSED);
+  dp_client_on_data(c, NULL, NULL);
+  assert_true(atomic_load(&p->acked)); /* what the callback queued was sent */
+  stop_peer(p, c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(options_have_defaults),
@@ -364,6 +451,7 @@ int main(void) {
       cmocka_unit_test(answer_in_a_storm),
       cmocka_unit_test(callback_before_the_answer_is_kept),
       cmocka_unit_test(no_greeting_is_an_empty_one),
+      cmocka_unit_test(event_driven_use),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

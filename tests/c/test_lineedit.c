@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "client/lineedit.h"
+#include "dp-send/lineedit.h"
 
 typedef struct {
   char lines[8][64];

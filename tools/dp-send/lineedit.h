@@ -2,9 +2,10 @@
  * libuv's raw TTY mode (readline and libedit are not dependencies we allow):
  * left/right, Home/End (also Ctrl-A/Ctrl-E), backspace/delete, up/down
  * through the history, Enter; Ctrl-C, and Ctrl-D on an empty line, quit.
- * Text that arrives meanwhile is printed above the prompt. Not installed. */
-#ifndef DP_CLIENT_LINEEDIT_H
-#define DP_CLIENT_LINEEDIT_H
+ * Text that arrives meanwhile is printed above the prompt. dp-send's own code
+ * (built into dp-send only), not part of the library. */
+#ifndef DP_SEND_LINEEDIT_H
+#define DP_SEND_LINEEDIT_H
 
 #include <stddef.h>
 #include <uv.h>

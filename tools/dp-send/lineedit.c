@@ -1,6 +1,6 @@
 /* lineedit.c - the interactive console's line editor (see lineedit.h): a key
  * decoder with a history, drawn with plain ANSI sequences on a raw TTY. */
-#include "client/lineedit.h"
+#include "lineedit.h"
 
 #include <stdbool.h>
 #include <stdio.h>
