@@ -145,7 +145,8 @@ static size_t decoder_count(unsigned asked) {
 }
 
 /* The loop, its handles, the socket and the threads of a server whose log
- * file is open; on failure everything made is undone but the file. */
+ * file is open; on failure everything made is undone (the file is closed
+ * once the loop was made). */
 static int run(dp_log_server_t *srv, const dp_log_server_opts_t *opts) {
   int rc = uv_loop_init(&srv->loop);
   if (rc < 0)
@@ -200,6 +201,7 @@ int dp_log_server_start(dp_log_server_t **out, const dp_log_server_opts_t *opts)
   }
   rc = run(srv, opts);
   if (rc < 0) {
+    if (srv->file != NULL) fclose(srv->file); /* the loop never ran */
     free_server(srv);
     return rc;
   }
