@@ -101,14 +101,14 @@ DP_EXTERN int dp_log_server_start(dp_log_server_t **out, const dp_log_server_opt
  * Any thread, also after stop. */
 DP_EXTERN int dp_log_server_port(const dp_log_server_t *srv);
 
-/* Stops the server: stops listening, closes every client (what a client had
- * sent in whole frames is written, an unfinished frame is dropped), waits
- * for the decoders to write every line, fsyncs and closes the log file, and
- * ends the threads. Returns when all that is done: 0, or DP_EIO when some
- * line could not be written to the log file (its detail names the file and
- * the reason). Any thread but not from a signal handler; concurrent and
- * repeated calls are safe: each returns the same result once the server
- * has stopped. */
+/* Stops the server: stops listening, closes every client (the whole frames
+ * read from it are written, an unfinished frame is dropped), waits for the
+ * decoders to write every line, fsyncs and closes the log file, and ends the
+ * threads. Returns when all that is done: 0, DP_EIO when some line could not
+ * be written to the log file (the detail names the file and the reason), or
+ * DP_EINVAL for a NULL srv. Any thread, but not from a signal handler;
+ * concurrent and repeated calls are safe: each returns the same result once
+ * the server has stopped. */
 DP_EXTERN int dp_log_server_stop(dp_log_server_t *srv);
 
 /* Stops the server if it still runs (as dp_log_server_stop(), result

@@ -23,9 +23,9 @@
 
 #define DEADLINE_NS ((uint64_t)20 * 1000000000u)
 
-/* The whole file as a string (free it); "" when it does not exist. */
+/* The whole file as text (free it); "" when it does not exist. */
 static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
+  FILE *f = fopen(path, "r"); /* text: a line ends in "\n" on Windows too */
   size_t cap = 65536, len = 0;
   char *text = malloc(cap);
   assert_non_null(text);
