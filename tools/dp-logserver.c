@@ -49,7 +49,7 @@ static void on_signal(uv_signal_t *h, int signum) {
   uv_close((uv_handle_t *)&both[1], NULL);
 }
 
-/* Parses the flags into *o: 0, 1 (--help was shown) or a negative code. */
+/* Parses the flags into *o: 0, 1 (--help) or a negative code. */
 static int parse(int argc, char **argv, dp_log_server_opts_t *o) {
   long port = o->port, max_frame = (long)o->max_frame, max_message = (long)o->max_message;
   long max_clients = (long)o->max_clients, max_buffered = (long)o->max_buffered, threads = 0;
