@@ -8,6 +8,7 @@
 #include "dareplane/error.h"
 #include "dareplane/filter.h"
 #include "dareplane/log.h"
+#include "dareplane/log_server.h"
 #include "dareplane/loop.h"
 #include "dareplane/client.h"
 #include "dareplane/lsl.h"

@@ -1,6 +1,6 @@
 /* frame.h - the log record frame on the wire (internal): encoding a record
  * for the network handler, and reassembling and decoding frames for the log
- * server (tools/dp-logserver.c) and the fuzz target.
+ * server (src/log_server/) and the fuzz target.
  *
  * A frame is a 4-byte unsigned big-endian length followed by that many bytes
  * of UTF-8 JSON: one object with the attributes of a Python LogRecord

@@ -2,13 +2,14 @@
  * Windows, named once: environment variables (on Windows the C runtime's
  * getenv() sees only _putenv_s(), not SetEnvironmentVariable(), so libuv's
  * uv_os_setenv() would not reach the library), raw sockets for fake peers,
- * and reading a file from its start. */
+ * reading a file from its start, and a fresh name for a temporary file. */
 #ifndef DP_TEST_PLATFORM_H
 #define DP_TEST_PLATFORM_H
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <uv.h>
 
 #ifdef _WIN32
 #include <fcntl.h>
@@ -65,6 +66,15 @@ static inline int test_pipe(int fds[2]) {
   return pipe(fds);
 }
 #endif
+
+/* A fresh name "dp_test_<what>_<pid>_<ns>" in the system's temporary folder. */
+static inline void test_temp_name(char *out, size_t size, const char *what) {
+  char dir[900];
+  size_t len = sizeof dir;
+  if (uv_os_tmpdir(dir, &len) != 0) abort();
+  snprintf(out, size, "%s/dp_test_%s_%d_%llu", dir, what, (int)uv_os_getpid(),
+           (unsigned long long)uv_hrtime());
+}
 
 /* Up to size-1 bytes of the file open as `fd`, from its start, as a string. */
 static inline long test_read_from_start(int fd, char *text, size_t size) {

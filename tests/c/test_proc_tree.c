@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "proc_tree/proc_tree.h"
+#include "test_platform.h"
 
 #define DEADLINE_NS (20 * (uint64_t)1000000000)
 
@@ -48,16 +49,6 @@ static void on_gone(void *user) {
 }
 
 static const dp_proc_tree_events_t events = {on_exited, on_killed, on_gone};
-
-/* A fresh file name in the temporary folder (the grandchild's pid goes
- * there). */
-static void temp_name(char *out, size_t size) {
-  char dir[900];
-  size_t len = sizeof dir;
-  assert_int_equal(uv_os_tmpdir(dir, &len), 0);
-  snprintf(out, size, "%s/dp_test_proc_tree_%d_%llu", dir, (int)uv_os_getpid(),
-           (unsigned long long)uv_hrtime());
-}
 
 /* Runs the loop until *flag is set (deadline: a failure). */
 static void run_until(uv_loop_t *loop, const int *flag) {
@@ -112,7 +103,7 @@ static void begin(run_t *r, const char *mode) {
   memset(r, 0, sizeof *r);
   uv_loop_init(&r->loop);
   char file[1024];
-  temp_name(file, sizeof file);
+  test_temp_name(file, sizeof file, "proc_tree"); /* the grandchild's pid goes there */
   r->tree = start(&r->loop, mode, file, &r->seen);
   r->grandchild = grandchild_pid(&r->loop, file);
 }
