@@ -14,9 +14,9 @@
  *                                       detached processes; no SIGTERM there)
  *   CALLBACK|{"target": "m", "pcomm": "START", "payload": "{}"}
  *                                       sends "m|START|{}" to every client */
-#include "dareplane/log.h"
-#include "dareplane/module.h"
-#include "dareplane/server.h"
+#include <dareplane/log.h>
+#include <dareplane/module.h>
+#include <dareplane/server.h>
 
 #include <inttypes.h>
 #include <stdio.h>
