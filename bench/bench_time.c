@@ -3,9 +3,12 @@
  * sleep can do, at 100 % CPU). Usage: bench-time LENGTH_S REPEATS. Prints
  * one JSON line: lateness p50/p99/max in microseconds for ours and the spin,
  * and ours' CPU time as a fraction of the sleep, after a discarded warm-up
- * of 20 short sleeps. Driven by bench/suite_time.py. */
+ * of 100 ms of short sleeps. Ours and the limit alternate sample by sample,
+ * so that a disturbance of the machine (or of a process just started) falls
+ * on both alike. Driven by bench/suite_time.py. */
 #include <dareplane/time.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -32,16 +35,16 @@ int main(int argc, char **argv) {
   double *late = calloc((size_t)n, sizeof *late), *spin = calloc((size_t)n, sizeof *spin);
   if (late == NULL || spin == NULL) return 1;
   double cpu = 0;
-  for (int i = 0; i < 20; i++) dp_sleep_s(0.0005); /* warm-up, discarded */
+  for (int i = 0; i < 200; i++) dp_sleep_s(0.0005); /* warm-up (100 ms), discarded */
+  bool limit = s < 0.5;                             /* long spins would only burn CPU */
   for (int i = 0; i < n; i++) {
     double c0 = cpu_now(), t0 = dp_now();
     dp_sleep_s(s);
     double t1 = dp_now();
     cpu += cpu_now() - c0;
     late[i] = (t1 - (t0 + s)) * 1e6;
-  }
-  for (int i = 0; i < n && s < 0.5; i++) { /* the limit; long spins would only burn CPU */
-    double t0 = dp_now(), t1;
+    if (!limit) continue;
+    t0 = dp_now(); /* the limit right after, so that both meet the same disturbances */
     while ((t1 = dp_now()) < t0 + s) {
     }
     spin[i] = (t1 - (t0 + s)) * 1e6;
